@@ -1,0 +1,70 @@
+# pianogen — every entry point. `make book` and `make test` do all set-up themselves.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA_DIR ?= data/midi
+PROFILE ?= quick
+JOBS ?= 2
+RUN_DIR ?= runs
+export PYTHONHASHSEED := 0
+export TF_CPP_MIN_LOG_LEVEL := 2
+export MPLBACKEND := Agg
+
+.PHONY: help venv sysdeps data book test test-fast bench lab lint format clean
+
+help:
+	@echo "make book   - set up, build the default dataset, run every notebook per artist, build the book"
+	@echo "make test   - set up and run the test suite (what CI runs)"
+	@echo "make bench  - run the benchmarks, write benchmarks/results.json"
+	@echo "make lab    - open the notebooks in JupyterLab with the project's kernel"
+	@echo "make lint   - ruff format --check + ruff check"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name pianogen --display-name "pianogen (.venv)" >/dev/null
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# FluidSynth + a GM SoundFont (real piano audio) and Chromium (the browser test). Installed
+# with apt when we are root and they are missing; otherwise pianogen falls back to its numpy
+# synthesizer and the browser test says what to install.
+sysdeps:
+	@bash scripts/sysdeps.sh
+
+$(DATA_DIR)/MANIFEST.json: | $(STAMP)
+	$(BIN)/pianogen corpus --out $(DATA_DIR)
+
+data: $(STAMP)
+	@if [ "$(DATA_DIR)" = "data/midi" ]; then $(MAKE) --no-print-directory data/midi/MANIFEST.json; fi
+
+book: $(STAMP) sysdeps data
+	$(BIN)/pianogen batch --data-dir $(DATA_DIR) --profile $(PROFILE) --jobs $(JOBS) --out $(RUN_DIR)
+	$(BIN)/pianogen book --data-dir $(DATA_DIR) --profile $(PROFILE) --runs $(RUN_DIR)
+
+test: $(STAMP) sysdeps
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: $(STAMP) sysdeps
+	$(BIN)/python benchmarks/run_all.py
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf book/_build book/artists book/generated book/_toc.yml runs .cache

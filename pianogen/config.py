@@ -1,0 +1,326 @@
+"""One typed, validated config per stage, and every named preset in one place.
+
+Each config is a frozen dataclass that checks itself on construction (``ValueError`` with a
+message that says what is wrong) and round-trips through JSON, so the exact settings are
+saved beside every artifact (``config.json`` in a run folder).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+Vocabulary = Literal["paper", "timed"]
+Engine = Literal["music21", "fast"]
+SplitKind = Literal["piece", "window"]
+CellKind = Literal["lstm", "gru"]
+InputKind = Literal["scalar", "embedding"]
+
+PAPER_THRESHOLDS = (30, 50, 70, 90)
+# The paper's figures, quoted so the book can show them beside ours (never used as results).
+PAPER_UNIQUE_TOKENS = 723
+PAPER_VOCAB_AT_THRESHOLD = {30: 249, 50: 225, 70: 209, 90: 202}
+PAPER_RESULTS = {
+    "lstm": {"accuracy": 0.83, "loss": 0.71},
+    "gru": {"accuracy": 0.91, "loss": 0.46},
+}
+
+T = TypeVar("T")
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+def _choice(name: str, value: Any, allowed: tuple) -> None:
+    _check(value in allowed, f"{name} must be one of {list(allowed)}, got {value!r}")
+
+
+class _JsonConfig:
+    """JSON round trip shared by every config dataclass."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+        known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - set(known))
+        _check(not unknown, f"{cls.__name__}: unknown field(s) {unknown}")
+        kwargs = {}
+        for key, value in data.items():
+            if isinstance(value, list):
+                value = tuple(value)
+            kwargs[key] = value
+        return cls(**kwargs)
+
+    def replace(self: T, **changes: Any) -> T:
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+@dataclass(frozen=True)
+class TokenConfig(_JsonConfig):
+    """How MIDI becomes tokens and windows."""
+
+    vocabulary: Vocabulary = "paper"
+    engine: Engine = "fast"
+    min_count: int = 10  # tokens seen fewer times in the training data are dropped (paper)
+    seq_len: int = 50
+    max_notes_per_file: int = 200_000  # a guard against files with absurd note counts
+
+    def __post_init__(self) -> None:
+        _choice("vocabulary", self.vocabulary, ("paper", "timed"))
+        _choice("engine", self.engine, ("music21", "fast"))
+        _check(int(self.min_count) >= 1, f"min_count must be >= 1, got {self.min_count}")
+        _check(int(self.seq_len) >= 1, f"seq_len must be >= 1, got {self.seq_len}")
+        _check(self.max_notes_per_file >= 1, "max_notes_per_file must be >= 1")
+
+
+@dataclass(frozen=True)
+class SplitConfig(_JsonConfig):
+    """Train / validation / test split: by piece (honest, default) or by window (paper)."""
+
+    kind: SplitKind = "piece"
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _choice("split kind", self.kind, ("piece", "window"))
+        for name in ("val_fraction", "test_fraction"):
+            value = getattr(self, name)
+            _check(0.0 < value < 1.0, f"{name} must be in (0, 1), got {value}")
+        _check(
+            self.val_fraction + self.test_fraction < 1.0,
+            "val_fraction + test_fraction must leave some training data",
+        )
+
+
+@dataclass(frozen=True)
+class ModelConfig(_JsonConfig):
+    """A recurrent next-token model. Presets below name the paper's and ours."""
+
+    name: str
+    cell: CellKind = "gru"
+    input: InputKind = "scalar"  # scalar: the paper's normalised index; embedding: token ids
+    units: tuple[int, ...] = (256, 256, 128)
+    batchnorm: bool = True
+    dropout: float = 0.3
+    dense_units: int = 256
+    dense_activation: str = "relu"
+    dense_dropout: float = 0.0  # dropout after the dense layer (the paper's LSTM table)
+    embedding_dim: int = 64
+
+    def __post_init__(self) -> None:
+        _check(bool(self.name), "model name must not be empty")
+        _choice("cell", self.cell, ("lstm", "gru"))
+        _choice("input", self.input, ("scalar", "embedding"))
+        units = tuple(int(u) for u in self.units)
+        object.__setattr__(self, "units", units)
+        _check(len(units) >= 1, "a model needs at least one recurrent layer")
+        _check(all(u >= 1 for u in units), f"units must be positive, got {units}")
+        for name in ("dropout", "dense_dropout"):
+            value = getattr(self, name)
+            _check(0.0 <= value < 1.0, f"{name} must be in [0, 1), got {value}")
+        _check(self.dense_units >= 0, "dense_units must be >= 0 (0 means no dense layer)")
+        _check(self.embedding_dim >= 1, "embedding_dim must be >= 1")
+        _choice("dense_activation", self.dense_activation, ("relu", "tanh", "linear", "gelu"))
+
+
+@dataclass(frozen=True)
+class TrainConfig(_JsonConfig):
+    """Optimisation settings. The defaults are the paper's."""
+
+    epochs: int = 50
+    batch_size: int = 64
+    optimizer: Literal["adamax", "adam", "rmsprop"] = "adamax"
+    learning_rate: float = 0.001
+    patience: int = 5  # early stopping on validation loss; 0 disables it
+    seed: int = 0
+    max_train_windows: int = 0  # 0: all; else a random subset per epoch (quick profiles)
+
+    def __post_init__(self) -> None:
+        _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
+        _check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        _choice("optimizer", self.optimizer, ("adamax", "adam", "rmsprop"))
+        _check(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
+        _check(self.patience >= 0, "patience must be >= 0")
+        _check(self.max_train_windows >= 0, "max_train_windows must be >= 0")
+
+
+@dataclass(frozen=True)
+class GenerateConfig(_JsonConfig):
+    """Sampling settings. Temperature 1 with no top-k/top-p is the paper's random sampling."""
+
+    count: int = 4
+    tokens: int = 200
+    temperature: float = 1.0
+    top_k: int = 0  # 0: off
+    top_p: float = 1.0  # 1.0: off
+    seed: int = 0
+    primer: Literal["test", "validation", "train"] = "test"
+
+    def __post_init__(self) -> None:
+        _check(self.count >= 1, f"count must be >= 1, got {self.count}")
+        _check(self.tokens >= 1, f"tokens must be >= 1, got {self.tokens}")
+        _check(
+            0.0 < self.temperature <= 100.0,
+            f"temperature must be in (0, 100], got {self.temperature}",
+        )
+        _check(self.top_k >= 0, f"top_k must be >= 0 (0 turns it off), got {self.top_k}")
+        _check(0.0 < self.top_p <= 1.0, f"top_p must be in (0, 1], got {self.top_p}")
+        _choice("primer", self.primer, ("test", "validation", "train"))
+
+
+@dataclass(frozen=True)
+class RunConfig(_JsonConfig):
+    """Everything that defines one training run; saved as ``config.json`` in the run folder."""
+
+    artist: str
+    model: ModelConfig
+    tokens: TokenConfig = field(default_factory=TokenConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        return cls(
+            artist=data["artist"],
+            model=ModelConfig.from_dict(data["model"]),
+            tokens=TokenConfig.from_dict(data.get("tokens", {})),
+            split=SplitConfig.from_dict(data.get("split", {})),
+            train=TrainConfig.from_dict(data.get("train", {})),
+        )
+
+    def save(self, path: Path) -> None:
+        from pianogen.io import atomic_write_json
+
+        atomic_write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: Path) -> RunConfig:
+        from pianogen.io import read_json
+
+        return cls.from_dict(read_json(path))
+
+
+# --------------------------------------------------------------------------- presets
+MODEL_PRESETS: dict[str, ModelConfig] = {
+    # The paper's LSTM table: 2,709,057 parameters at vocabulary 65.
+    "paper-lstm-table": ModelConfig(
+        name="paper-lstm-table",
+        cell="lstm",
+        input="scalar",
+        units=(256, 512, 256),
+        batchnorm=False,
+        dropout=0.3,
+        dense_units=256,
+        dense_dropout=0.3,
+    ),
+    # The LSTM the paper's prose describes: 1,038,913 parameters at vocabulary 65.
+    "paper-lstm-text": ModelConfig(
+        name="paper-lstm-text", cell="lstm", input="scalar", units=(256, 256, 128)
+    ),
+    # The paper's GRU table: 835,297 parameters at vocabulary 225.
+    "paper-gru": ModelConfig(name="paper-gru", cell="gru", input="scalar", units=(256, 256, 128)),
+    # Ours: token ids through an embedding; sized to train in minutes on 2 CPU cores.
+    "pianogen-lstm": ModelConfig(
+        name="pianogen-lstm",
+        cell="lstm",
+        input="embedding",
+        units=(192, 192),
+        dropout=0.2,
+        dense_units=0,
+        embedding_dim=64,
+    ),
+    "pianogen-gru": ModelConfig(
+        name="pianogen-gru",
+        cell="gru",
+        input="embedding",
+        units=(192, 192),
+        dropout=0.2,
+        dense_units=0,
+        embedding_dim=64,
+    ),
+    # Small enough for CI.
+    "quick-lstm": ModelConfig(
+        name="quick-lstm",
+        cell="lstm",
+        input="embedding",
+        units=(32,),
+        dropout=0.1,
+        dense_units=0,
+        embedding_dim=16,
+    ),
+    "quick-gru": ModelConfig(
+        name="quick-gru",
+        cell="gru",
+        input="embedding",
+        units=(32,),
+        dropout=0.1,
+        dense_units=0,
+        embedding_dim=16,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Profile(_JsonConfig):
+    """A batch profile: which presets each artist trains, and how long."""
+
+    name: str
+    presets: tuple[str, ...]
+    train: TrainConfig
+    generate: GenerateConfig
+
+    def __post_init__(self) -> None:
+        unknown = [p for p in self.presets if p not in MODEL_PRESETS]
+        _check(not unknown, f"profile {self.name!r}: unknown preset(s) {unknown}")
+
+
+PROFILES: dict[str, Profile] = {
+    # Sized for a 2-core CPU: the whole default book within ~30 minutes after installation.
+    "quick": Profile(
+        name="quick",
+        presets=("pianogen-lstm", "pianogen-gru", "paper-gru"),
+        train=TrainConfig(epochs=4, batch_size=128, patience=2, max_train_windows=6000),
+        generate=GenerateConfig(count=3, tokens=160),
+    ),
+    # The paper's three models at full size and training length (meant for a GPU machine).
+    "paper": Profile(
+        name="paper",
+        presets=("paper-lstm-table", "paper-lstm-text", "paper-gru"),
+        train=TrainConfig(epochs=200, batch_size=64, patience=20),
+        generate=GenerateConfig(count=5, tokens=300),
+    ),
+    # Tiny models for tests and smoke runs.
+    "ci": Profile(
+        name="ci",
+        presets=("quick-lstm", "quick-gru"),
+        train=TrainConfig(epochs=1, batch_size=32, patience=0, max_train_windows=256),
+        generate=GenerateConfig(count=1, tokens=40),
+    ),
+}
+
+
+def model_preset(name: str) -> ModelConfig:
+    try:
+        return MODEL_PRESETS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown model preset {name!r}; choose one of {sorted(MODEL_PRESETS)}"
+        ) from None
+
+
+def profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}") from None
