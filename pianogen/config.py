@@ -117,6 +117,9 @@ class ModelConfig(_JsonConfig):
     dense_activation: str = "relu"
     dense_dropout: float = 0.0  # dropout after the dense layer (the paper's LSTM table)
     embedding_dim: int = 64
+    # Dropout after the last recurrent layer too. The paper's LSTM table has none there
+    # (LSTM -> Dense -> Dropout); its prose LSTM and its GRU do (BatchNorm + Dropout).
+    final_dropout: bool = True
 
     def __post_init__(self) -> None:
         _check(bool(self.name), "model name must not be empty")
@@ -223,6 +226,7 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
         dropout=0.3,
         dense_units=256,
         dense_dropout=0.3,
+        final_dropout=False,
     ),
     # The LSTM the paper's prose describes: 1,038,913 parameters at vocabulary 65.
     "paper-lstm-text": ModelConfig(

@@ -1,0 +1,264 @@
+"""The published book: table of contents from the runs, summary tables, the HTML build.
+
+``build_book`` executes the cross-artist chapters (dataset overview, results, performance)
+with papermill into ``book/generated/``, writes one provenance page per artist, generates
+``_toc.yml`` from the artists whose notebooks were executed, and runs ``jupyter-book build``
+with warnings as errors. Executed notebooks are rendered as they are (``execute_notebooks:
+off``). Audio and other media written next to the executed notebooks are copied beside the
+HTML pages so the book plays offline.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pianogen.config import MODEL_PRESETS, PAPER_RESULTS
+from pianogen.errors import PianogenError
+from pianogen.io import atomic_write_text, read_json
+
+log = logging.getLogger("pianogen")
+
+NOTEBOOK_ORDER = ("01_explore", "02_train", "03_evaluate")
+CHAPTER_NOTEBOOKS = {
+    "dataset": "00_dataset.ipynb",
+    "results": "90_results.ipynb",
+    "performance": "92_performance.ipynb",
+}
+WINDOW_SPLIT_DIR = "_window-split"  # RUN_DIR/_window-split/<artist>/<preset>: the paper's split
+
+
+def repo_root() -> Path:
+    """The checkout this package lives in (book sources, notebooks and _config.yml)."""
+    return Path(__file__).resolve().parents[1]
+
+
+class BookError(PianogenError):
+    """The book could not be built; the message says what to run first."""
+
+
+# ------------------------------------------------------------------------ summary tables
+def _read_json_or_none(path: Path) -> Any:
+    try:
+        return read_json(path)
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def run_folders(run_dir: Path) -> list[tuple[str, str, str, Path]]:
+    """Every finished run as ``(artist, preset, split, folder)``, sorted."""
+    run_dir = Path(run_dir)
+    found = []
+    for split, base in (("piece", run_dir), ("window", run_dir / WINDOW_SPLIT_DIR)):
+        if not base.is_dir():
+            continue
+        for metrics in sorted(base.glob("*/*/metrics.json")):
+            folder = metrics.parent
+            artist = folder.parent.name
+            if artist.startswith(("_", ".")):
+                continue
+            found.append((artist, folder.name, split, folder))
+    return found
+
+
+def summary_table(run_dir: Path) -> pd.DataFrame:
+    """One row per (artist, preset, split): test loss/accuracy of the model and baselines."""
+    rows = []
+    for artist, preset, split, folder in run_folders(run_dir):
+        metrics = _read_json_or_none(folder / "metrics.json") or {}
+        model = metrics.get("model", {})
+        row: dict[str, Any] = {
+            "artist": artist,
+            "preset": preset,
+            "split": metrics.get("split", split),
+            "test loss": model.get("loss"),
+            "test accuracy": model.get("accuracy"),
+            "top-5 accuracy": model.get("top_5_accuracy"),
+            "perplexity": model.get("perplexity"),
+            "test tokens": model.get("tokens"),
+            "epochs": metrics.get("epochs"),
+        }
+        for name, values in (metrics.get("baselines") or {}).items():
+            row[f"{name} loss"] = values.get("loss")
+            row[f"{name} accuracy"] = values.get("accuracy")
+        evaluation = _read_json_or_none(folder / "evaluation.json") or {}
+        memo = (evaluation.get("memorization") or {}).get("summary") or {}
+        for key, value in memo.items():
+            if isinstance(value, int | float):
+                row[f"memorization {key}"] = value
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def paper_table() -> pd.DataFrame:
+    """The paper's reported figures (quoted, not reproduced) for the comparison tables."""
+    return pd.DataFrame(
+        [
+            {
+                "model": cell.upper(),
+                "paper test accuracy": v["accuracy"],
+                "paper test loss": v["loss"],
+            }
+            for cell, v in PAPER_RESULTS.items()
+        ]
+    )
+
+
+def preset_cell(preset: str) -> str:
+    return MODEL_PRESETS[preset].cell if preset in MODEL_PRESETS else "?"
+
+
+# ---------------------------------------------------------------------- pages and toc
+def executed_artists(book_dir: Path) -> list[str]:
+    """Artists that have at least their exploration notebook executed."""
+    artists_dir = Path(book_dir) / "artists"
+    if not artists_dir.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in artists_dir.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (p / "01_explore.ipynb").is_file()
+    )
+
+
+def artist_notebooks(artist_dir: Path) -> list[Path]:
+    """The executed notebooks of one artist in reading order."""
+    found = []
+    for stem in NOTEBOOK_ORDER:
+        found.extend(sorted(artist_dir.glob(f"{stem}*.ipynb")))
+    return found
+
+
+def write_artist_index(artist_dir: Path, artist: str) -> Path:
+    """The artist's landing page: provenance (parameters, versions, data hash, run time)."""
+    provenance = _read_json_or_none(artist_dir / "provenance.json") or {}
+    lines = [f"# {html.escape(artist)}", ""]
+    lines.append(
+        "The notebooks of this part were executed by `pianogen batch` with papermill; the "
+        "table below records exactly how."
+    )
+    lines += ["", "| | |", "|---|---|"]
+
+    def cell(value: Any) -> str:
+        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+        return html.escape(text).replace("|", "&#124;").replace("\n", " ")
+
+    for key in sorted(provenance):
+        lines.append(f"| {cell(key)} | {cell(provenance[key])} |")
+    if not provenance:
+        lines.append("| provenance | not recorded |")
+    return atomic_write_text(artist_dir / "index.md", "\n".join(lines) + "\n")
+
+
+def _yaml_str(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)  # JSON strings are valid YAML scalars
+
+
+def write_toc(root: Path, artists: list[str], chapters: dict[str, bool]) -> Path:
+    """Generate ``_toc.yml`` from the artists actually run and the chapters that exist."""
+    root = Path(root)
+    lines = ["# Generated by `pianogen book`; do not edit.", "format: jb-book", "root: book/intro"]
+    lines += ["parts:", "  - caption: The study", "    chapters:", "      - file: book/method"]
+    if chapters.get("dataset"):
+        lines.append("      - file: book/generated/dataset")
+    for artist in artists:
+        artist_dir = root / "book" / "artists" / artist
+        lines += [f"  - caption: {_yaml_str('Artist: ' + artist)}", "    chapters:"]
+        lines.append(f"      - file: {_yaml_str(f'book/artists/{artist}/index')}")
+        for notebook in artist_notebooks(artist_dir):
+            lines.append(f"      - file: {_yaml_str(f'book/artists/{artist}/{notebook.stem}')}")
+    results = [name for name in ("results", "performance") if chapters.get(name)]
+    if results:
+        lines += ["  - caption: Results", "    chapters:"]
+        lines += [f"      - file: book/generated/{name}" for name in results]
+    return atomic_write_text(root / "_toc.yml", "\n".join(lines) + "\n")
+
+
+def _execute_chapter(name: str, parameters: dict[str, Any], root: Path) -> Path | None:
+    import papermill
+
+    source = root / "notebooks" / CHAPTER_NOTEBOOKS[name]
+    out_dir = root / "book" / "generated"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{name}.ipynb"
+    declared = set(papermill.inspect_notebook(str(source)))
+    params = {k: v for k, v in parameters.items() if k in declared}
+    tmp = out_dir / f".{name}.tmp.ipynb"
+    log.info("book: executing %s", source.name)
+    papermill.execute_notebook(
+        str(source),
+        str(tmp),
+        parameters=params,
+        cwd=str(out_dir),
+        kernel_name="python3",
+        progress_bar=False,
+    )
+    tmp.replace(target)
+    return target
+
+
+def copy_media(root: Path, html_dir: Path) -> int:
+    """Copy media files written beside executed notebooks next to their HTML pages."""
+    copied = 0
+    for media in sorted((root / "book").glob("**/media")):
+        if "_build" in media.parts or not media.is_dir():
+            continue
+        dest = html_dir / media.relative_to(root)
+        shutil.copytree(media, dest, dirs_exist_ok=True)
+        copied += sum(1 for p in media.rglob("*") if p.is_file())
+    return copied
+
+
+def build_book(
+    data_dir: Path,
+    run_dir: Path,
+    profile: str = "quick",
+    cache_dir: Path = Path(".cache"),
+    root: Path | None = None,
+    chapters: tuple[str, ...] = ("dataset", "results", "performance"),
+) -> Path:
+    """Execute the cross-artist chapters, write the toc and pages, build the HTML."""
+    root = Path(root) if root else repo_root()
+    artists = executed_artists(root / "book")
+    if not artists:
+        raise BookError("no executed artist notebooks in book/artists; run `pianogen batch` first")
+    parameters = {
+        "data_dir": str(Path(data_dir).resolve()),
+        "run_dir": str(Path(run_dir).resolve()),
+        "cache_dir": str(Path(cache_dir).resolve()),
+        "profile": profile,
+        "benchmarks_json": str((root / "benchmarks" / "results.json").resolve()),
+        "artists": artists,
+    }
+    done = {name: _execute_chapter(name, parameters, root) is not None for name in chapters}
+    for artist in artists:
+        write_artist_index(root / "book" / "artists" / artist, artist)
+    write_toc(root, artists, done)
+    out = root / "book"
+    cmd = [
+        str(Path(sys.executable).with_name("jupyter-book")),
+        "build",
+        str(root),
+        "--path-output",
+        str(out),
+        "--warningiserror",
+        "--keep-going",
+        "--all",
+    ]
+    log.info("book: %s", " ".join(cmd))
+    result = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
+        raise BookError(f"jupyter-book build failed:\n{tail}")
+    html_dir = out / "_build" / "html"
+    copied = copy_media(root, html_dir)
+    log.info("book: copied %d media files beside the pages", copied)
+    return html_dir / "index.html"

@@ -1,0 +1,10 @@
+"""The base of every error pianogen raises for a problem the user can fix.
+
+The CLI prints these as one line (no traceback); notebooks show them as they are.
+Modules subclass it (``BadMidi``, ``NoUsableData``, ``RenderError``, ``BookError``, ...), and
+errors about invalid values are also ``ValueError`` so callers can catch either.
+"""
+
+
+class PianogenError(Exception):
+    """A problem with the user's input, data or environment, explained in the message."""

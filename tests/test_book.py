@@ -1,0 +1,85 @@
+"""The book's generated pieces: table of contents, artist pages, summary tables."""
+
+import json
+
+import nbformat
+import yaml
+
+from pianogen.book import (
+    WINDOW_SPLIT_DIR,
+    copy_media,
+    executed_artists,
+    summary_table,
+    write_artist_index,
+    write_toc,
+)
+
+
+def _fake_executed_artist(root, artist, presets=("quick-gru",)):
+    folder = root / "book" / "artists" / artist
+    folder.mkdir(parents=True)
+    for name in ["01_explore", *[f"02_train_{p}" for p in presets], "03_evaluate"]:
+        nbformat.write(nbformat.v4.new_notebook(), folder / f"{name}.ipynb")
+    return folder
+
+
+def test_toc_lists_artists_in_reading_order(tmp_path):
+    _fake_executed_artist(tmp_path, "bach", presets=("quick-lstm", "quick-gru"))
+    _fake_executed_artist(tmp_path, "chopin")
+    (tmp_path / "book" / "artists" / "empty").mkdir()  # never executed: not in the book
+    artists = executed_artists(tmp_path / "book")
+    assert artists == ["bach", "chopin"]
+    toc = yaml.safe_load(
+        write_toc(tmp_path, artists, {"dataset": True, "results": True}).read_text()
+    )
+    assert toc["root"] == "book/intro"
+    captions = [part["caption"] for part in toc["parts"]]
+    assert captions == ["The study", "Artist: bach", "Artist: chopin", "Results"]
+    bach = [c["file"] for c in toc["parts"][1]["chapters"]]
+    assert bach == [
+        "book/artists/bach/index",
+        "book/artists/bach/01_explore",
+        "book/artists/bach/02_train_quick-gru",
+        "book/artists/bach/02_train_quick-lstm",
+        "book/artists/bach/03_evaluate",
+    ]
+    assert toc["parts"][0]["chapters"][-1]["file"] == "book/generated/dataset"
+    assert [c["file"] for c in toc["parts"][-1]["chapters"]] == ["book/generated/results"]
+
+
+def test_artist_page_escapes_names_and_provenance(tmp_path):
+    folder = tmp_path / "x"
+    folder.mkdir()
+    (folder / "provenance.json").write_text(json.dumps({"note": "<script>alert(1)</script>"}))
+    text = write_artist_index(folder, "<b>evil</b>").read_text()
+    assert "<script>" not in text and "<b>" not in text
+    assert "&lt;script&gt;" in text and "&lt;b&gt;evil" in text
+
+
+def test_summary_table_reads_both_splits(tmp_path):
+    def run(base, artist, preset, loss, acc):
+        folder = base / artist / preset
+        folder.mkdir(parents=True)
+        metrics = {
+            "model": {"loss": loss, "accuracy": acc, "top_5_accuracy": 0.9},
+            "baselines": {"majority": {"loss": 3.0, "accuracy": 0.1}},
+        }
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+
+    run(tmp_path, "bach", "paper-gru", 2.5, 0.3)
+    run(tmp_path / WINDOW_SPLIT_DIR, "bach", "paper-gru", 1.5, 0.6)
+    (tmp_path / "bach" / "half-trained").mkdir()  # no metrics.json: not a finished run
+    table = summary_table(tmp_path).set_index("split")
+    assert sorted(table.index) == ["piece", "window"]
+    assert table.loc["piece", "test accuracy"] == 0.3
+    assert table.loc["window", "test loss"] == 1.5
+    assert table.loc["piece", "majority accuracy"] == 0.1
+
+
+def test_media_is_copied_beside_the_pages(tmp_path):
+    media = tmp_path / "book" / "artists" / "bach" / "media" / "quick-gru"
+    media.mkdir(parents=True)
+    (media / "sample.ogg").write_bytes(b"OggS")
+    html = tmp_path / "book" / "_build" / "html"
+    assert copy_media(tmp_path, html) == 1
+    assert (html / "book" / "artists" / "bach" / "media" / "quick-gru" / "sample.ogg").exists()

@@ -1,0 +1,76 @@
+"""Configs validate themselves and round-trip through JSON."""
+
+import json
+
+import pytest
+
+from pianogen.config import (
+    MODEL_PRESETS,
+    PROFILES,
+    GenerateConfig,
+    ModelConfig,
+    RunConfig,
+    SplitConfig,
+    TokenConfig,
+    TrainConfig,
+    model_preset,
+    profile,
+)
+
+
+def test_run_config_round_trips_through_json(tmp_path):
+    config = RunConfig(
+        artist="bach",
+        model=model_preset("paper-gru"),
+        tokens=TokenConfig(vocabulary="timed", min_count=3),
+        split=SplitConfig(kind="window", seed=7),
+        train=TrainConfig(epochs=3, batch_size=16),
+    )
+    path = tmp_path / "config.json"
+    config.save(path)
+    assert RunConfig.load(path) == config
+    assert json.loads(path.read_text())["model"]["units"] == [256, 256, 128]
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        (lambda: TokenConfig(vocabulary="midi"), "vocabulary"),
+        (lambda: TokenConfig(min_count=0), "min_count"),
+        (lambda: SplitConfig(val_fraction=0.6, test_fraction=0.5), "leave some training"),
+        (lambda: ModelConfig(name="x", units=()), "at least one"),
+        (lambda: ModelConfig(name="x", dropout=1.0), "dropout"),
+        (lambda: ModelConfig(name="x", cell="transformer"), "cell"),
+        (lambda: TrainConfig(learning_rate=0), "learning_rate"),
+        (lambda: TrainConfig(epochs=0), "epochs"),
+        (lambda: GenerateConfig(temperature=0), "temperature"),
+        (lambda: GenerateConfig(top_k=-1), "top_k"),
+        (lambda: GenerateConfig(top_p=1.5), "top_p"),
+    ],
+)
+def test_nonsense_is_rejected_with_a_clear_message(factory, message):
+    with pytest.raises(ValueError, match=message):
+        factory()
+
+
+def test_unknown_fields_and_presets_are_errors():
+    with pytest.raises(ValueError, match="unknown field"):
+        TrainConfig.from_dict({"epochs": 2, "epoch": 3})
+    with pytest.raises(ValueError, match="unknown model preset"):
+        model_preset("paper-transformer")
+    with pytest.raises(ValueError, match="unknown profile"):
+        profile("huge")
+
+
+def test_paper_defaults():
+    train = TrainConfig()
+    assert (train.optimizer, train.learning_rate) == ("adamax", 0.001)
+    assert TokenConfig().seq_len == 50
+    assert TokenConfig().vocabulary == "paper"
+    assert SplitConfig().kind == "piece"
+
+
+def test_profiles_name_existing_presets():
+    for prof in PROFILES.values():
+        assert set(prof.presets) <= set(MODEL_PRESETS)
+    assert set(PROFILES["paper"].presets) == {"paper-lstm-table", "paper-lstm-text", "paper-gru"}
