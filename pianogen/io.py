@@ -57,7 +57,7 @@ def atomic_path(path: Path):
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        with open(tmp_path, "rb+") as handle:
+        with tmp_path.open("rb+") as handle:
             os.fsync(handle.fileno())
         tmp_path.replace(path)
     finally:
@@ -75,7 +75,7 @@ def sha256_bytes(data: bytes) -> str:
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with Path(path).open("rb") as handle:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
