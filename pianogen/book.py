@@ -262,3 +262,87 @@ def build_book(
     copied = copy_media(root, html_dir)
     log.info("book: copied %d media files beside the pages", copied)
     return html_dir / "index.html"
+
+
+def artist_overview(
+    data_dir: Path, artists: list[str], token_config=None, cache_dir: Path = Path(".cache")
+) -> pd.DataFrame:
+    """One row per artist: files used/skipped, tokens, unique tokens, vocabulary at 50."""
+    from pianogen.explore import explore
+
+    rows = []
+    for artist in artists:
+        result = explore(data_dir, artist, token_config, cache_dir=cache_dir, progress=False)
+        rows.append(
+            {
+                "artist": artist,
+                "files": result["files"],
+                "skipped": len(result["skipped"]),
+                "notes": result["notes"],
+                "tokens": result["tokens"],
+                "unique tokens": result["unique_tokens"],
+                "vocabulary at 50": result["vocab_at_threshold"].get("50"),
+                "windows": result["windows"],
+            }
+        )
+    return pd.DataFrame(rows).set_index("artist") if rows else pd.DataFrame()
+
+
+def results_overview(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean test figures per (preset, split) over artists, with the paper's beside them."""
+    if table.empty:
+        return pd.DataFrame()
+    numeric = [c for c in table.columns if c.endswith(("loss", "accuracy"))]
+    grouped = table.groupby(["preset", "split"])[numeric].mean()
+    grouped.insert(0, "artists", table.groupby(["preset", "split"])["artist"].nunique())
+    cells = [preset_cell(p) for p, _ in grouped.index]
+    grouped["paper accuracy"] = [PAPER_RESULTS.get(c, {}).get("accuracy") for c in cells]
+    grouped["paper loss"] = [PAPER_RESULTS.get(c, {}).get("loss") for c in cells]
+    return grouped.round(3)
+
+
+PAPER_VOCAB_FOR_COUNTS = {"lstm": 65, "gru": 225}
+
+
+def model_table(seq_len: int = 50) -> pd.DataFrame:
+    """Every preset built at the paper's implied vocabulary size, with its parameter count."""
+    from pianogen.models import build_model
+
+    rows = []
+    for name, config in MODEL_PRESETS.items():
+        vocab_size = PAPER_VOCAB_FOR_COUNTS[config.cell]
+        model = build_model(config, vocab_size=vocab_size, seq_len=seq_len)
+        trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
+        rows.append(
+            {
+                "preset": name,
+                "cell": config.cell.upper(),
+                "input": config.input,
+                "recurrent units": " → ".join(map(str, config.units)),
+                "BatchNorm": config.batchnorm,
+                "vocabulary": vocab_size,
+                "parameters": model.count_params(),
+                "trainable": trainable,
+            }
+        )
+    return pd.DataFrame(rows).set_index("preset")
+
+
+def benchmark_table(results: dict) -> pd.DataFrame:
+    """Flatten ``benchmarks/results.json``: one row per measured ratio with its target."""
+    rows = []
+    for bench, data in sorted((results or {}).get("benchmarks", {}).items()):
+        for item in data.get("ratios", []):
+            target = item.get("target")
+            ratio = item.get("ratio")
+            rows.append(
+                {
+                    "benchmark": bench,
+                    "ratio name": item.get("name"),
+                    "ratio": ratio,
+                    "target": target,
+                    "met": bool(ratio is not None and (target is None or ratio >= target)),
+                    "note": item.get("note", ""),
+                }
+            )
+    return pd.DataFrame(rows).set_index("ratio name") if rows else pd.DataFrame()
