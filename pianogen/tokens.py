@@ -323,6 +323,7 @@ def write_midi(
     """Write notes as a one-track MIDI file (480 ticks per quarter, tempo ``qpm``).
 
     The file is written atomically; ``program`` is the General MIDI program (0: piano).
+    Notes keep their velocity, except 0 (a note-off in MIDI), which is written as 1.
     """
     from symusic import Note as MidiNote
     from symusic import Score, Tempo, Track
@@ -336,7 +337,9 @@ def write_midi(
     score.tempos.append(Tempo(0, qpm=float(qpm)))
     track = Track(name="Piano", program=int(program), is_drum=False)
     for n in sorted(notes):
-        track.notes.append(MidiNote(n.onset * scale, n.duration * scale, n.pitch, n.velocity))
+        # velocity 0 would be a note-off in MIDI: such notes are written at velocity 1
+        velocity = max(1, n.velocity)
+        track.notes.append(MidiNote(n.onset * scale, n.duration * scale, n.pitch, velocity))
     score.tracks.append(track)
     path = Path(path)
     with atomic_path(path) as tmp:

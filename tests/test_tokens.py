@@ -342,6 +342,8 @@ def test_write_midi_program_and_errors(tmp_path: Path):
 
     path = write_midi([n(0, 3, 60)], tmp_path / "a.mid", program=4)
     assert Score(str(path)).tracks[0].program == 4
+    silent = Score(str(write_midi([n(0, 3, 60, velocity=0)], tmp_path / "v.mid")))
+    assert [(x.pitch, x.velocity) for x in silent.tracks[0].notes] == [(60, 1)]
     with pytest.raises(ValueError, match="qpm"):
         write_midi([n(0, 3, 60)], tmp_path / "b.mid", qpm=0)
     with pytest.raises(ValueError, match="program"):
