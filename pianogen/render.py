@@ -27,6 +27,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
+from pianogen.errors import PianogenError
 from pianogen.io import atomic_path, atomic_write_json, atomic_write_text, read_json
 from pianogen.notes import DEFAULT_QPM, TICKS_PER_QUARTER, Note
 
@@ -52,7 +53,7 @@ SILENCE_PEAK = 1e-4  # below this the audio counts as silent
 FLUIDSYNTH_TIMEOUT = 600.0  # seconds; FluidSynth renders ~100x real time here
 
 
-class RenderError(RuntimeError):
+class RenderError(PianogenError, RuntimeError):
     """Rendering is impossible for a reason the caller can fix (empty input, bad path...)."""
 
 

@@ -1,0 +1,371 @@
+"""The per-artist papermill batch, with tiny dummy notebooks (the real ones need models).
+
+Each dummy notebook appends one JSON line to ``<run_dir>/executions.log`` when it starts and
+one when it ends, so the tests count executions exactly. Kernel start-up costs ~1 s per
+notebook here, so the tests that execute notebooks are marked slow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from pianogen import batch
+from pianogen.config import GenerateConfig, Profile, TrainConfig
+
+PROFILE = Profile(
+    name="test",
+    presets=("quick-gru",),
+    train=TrainConfig(epochs=1, batch_size=8, max_train_windows=16),
+    generate=GenerateConfig(count=2, tokens=8),
+)
+
+LOGGER = """
+import json, os, pathlib, time
+def record(event):
+    log = pathlib.Path(run_dir) / "executions.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as handle:
+        handle.write(json.dumps({"nb": NB, "artist": artist, "event": event,
+                                 "cwd": os.getcwd()}) + "\\n")
+record("start")
+"""
+
+
+def make_notebook(path: Path, params: str, body: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(params)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [
+        cell,
+        nbformat.v4.new_code_cell(f"NB = {path.stem[:2]!r}\n" + LOGGER),
+        nbformat.v4.new_code_cell(body + '\nrecord("end")'),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.fixture
+def notebooks(tmp_path: Path) -> Path:
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    make_notebook(
+        folder / "01_explore.ipynb",
+        'artist = ""\ndata_dir = ""\nrun_dir = ""\nmedia_dir = ""',
+        'pathlib.Path(media_dir).mkdir(parents=True, exist_ok=True)\nprint("explored", artist)',
+    )
+    make_notebook(
+        folder / "02_train.ipynb",
+        'artist = ""\nrun_dir = ""\npreset = ""\nepochs = 0\nbatch_size = 0',
+        'time.sleep(float(os.environ.get("PIANOGEN_TEST_SLEEP", "0")))\n'
+        'if artist == "bad":\n    raise RuntimeError(f"boom while training {preset}")\n'
+        "assert epochs == 1 and batch_size == 8",
+    )
+    make_notebook(
+        folder / "03_evaluate.ipynb",
+        'artist = ""\nrun_dir = ""\npresets = []\nn_samples = 0',
+        'assert presets == ["quick-gru"] and n_samples == 2',
+    )
+    return folder
+
+
+def make_data(root: Path, *artists: str) -> Path:
+    for artist in artists:
+        (root / artist).mkdir(parents=True)
+        (root / artist / "piece.mid").write_bytes(b"MThd" + artist.encode())
+    return root
+
+
+def executions(run_dir: Path, event: str = "end") -> list[tuple[str, str]]:
+    log = run_dir / "executions.log"
+    if not log.is_file():
+        return []
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    return sorted((r["artist"], r["nb"]) for r in rows if r["event"] == event)
+
+
+def dirs(tmp_path: Path, notebooks: Path) -> dict:
+    return {
+        "out_book": tmp_path / "book" / "artists",
+        "run_dir": tmp_path / "runs",
+        "cache_dir": tmp_path / "cache",
+        "notebooks_dir": notebooks,
+    }
+
+
+# --------------------------------------------------------------------------- fast tests
+@pytest.mark.parametrize("name", ["chopin", "Bach J.S", "debussy-2", "Mozart, W.A.", "Dvořák"])
+def test_valid_artist_names(name):
+    assert batch.validate_artist_name(name) == name
+    assert batch._local_validate_artist_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "..", "../etc", "a/b", ".hidden", "x'); import os #", "a\nb", "a\x00b", "a\x1b[31m"],
+)
+def test_unsafe_artist_names_rejected(name):
+    with pytest.raises(ValueError):
+        batch.validate_artist_name(name)
+    with pytest.raises(ValueError):
+        batch._local_validate_artist_name(name)
+
+
+def test_artist_data_hash(tmp_path):
+    data = make_data(tmp_path, "a")
+    (data / "a" / "sub").mkdir()
+    (data / "a" / "sub" / "two.MIDI").write_bytes(b"MThd-two")
+    (data / "a" / "notes.txt").write_text("not MIDI")
+    first, count = batch.artist_data_hash(data, "a")
+    assert count == 2 and len(first) == 64
+    assert batch.artist_data_hash(data, "a") == (first, 2)  # stable
+    (data / "a" / "notes.txt").write_text("changed, still not MIDI")
+    assert batch.artist_data_hash(data, "a")[0] == first
+    (data / "a" / "sub" / "two.MIDI").write_bytes(b"MThd-TWO")
+    changed = batch.artist_data_hash(data, "a")[0]
+    assert changed != first
+    (data / "a" / "sub" / "two.MIDI").rename(data / "a" / "sub" / "three.MIDI")
+    assert batch.artist_data_hash(data, "a")[0] not in (first, changed)  # names count too
+
+
+def test_plan_tasks_names_outputs_and_declared_parameters(tmp_path):
+    profile = PROFILE.replace(presets=("quick-gru", "quick-lstm"), window_split=("quick-gru",))
+    declared = {
+        "01_explore": {"artist", "data_dir", "media_dir"},
+        "02_train": {"artist", "preset", "split", "epochs", "n_samples"},
+        "03_evaluate": {"artist", "presets", "tokens", "window_split"},
+    }
+    out = tmp_path / "book" / "chopin"
+    kwargs = dict(
+        notebooks_dir=tmp_path / "nb",
+        out_dir=out,
+        data_dir=tmp_path / "data",
+        run_dir=tmp_path / "runs",
+        cache_dir=tmp_path / "cache",
+    )
+    tasks = batch.plan_tasks("chopin", profile, declared=declared, **kwargs)
+    assert [t.name for t in tasks] == [
+        "01_explore",
+        "02_train_quick-gru",
+        "02_train_quick-lstm",
+        "02_train_quick-gru_window",
+        "03_evaluate",
+    ]
+    assert [Path(t.output).name for t in tasks] == [f"{t.name}.ipynb" for t in tasks]
+    assert all(Path(t.output).parent == out for t in tasks)
+    assert tasks[0].parameters == {
+        "artist": "chopin",
+        "data_dir": str(tmp_path / "data"),
+        "media_dir": str(out / "media"),
+    }
+    assert tasks[3].parameters == {
+        "artist": "chopin",
+        "preset": "quick-gru",
+        "split": "window",
+        "epochs": 1,
+        "n_samples": 2,
+    }
+    assert tasks[4].parameters == {
+        "artist": "chopin",
+        "presets": ["quick-gru", "quick-lstm"],
+        "tokens": 8,
+        "window_split": ["quick-gru"],
+    }
+    assert tasks[4].requires_any == tuple(t.name for t in tasks[1:4])
+    # without a 'split' parameter the window-split runs are left out
+    declared["02_train"].discard("split")
+    names = [t.name for t in batch.plan_tasks("chopin", profile, declared=declared, **kwargs)]
+    assert "02_train_quick-gru_window" not in names and len(names) == 4
+    declared["02_train"].discard("preset")
+    with pytest.raises(batch.BatchError, match="preset"):
+        batch.plan_tasks("chopin", profile, declared=declared, **kwargs)
+
+
+def test_summary_json_and_text():
+    summary = batch.BatchSummary(
+        "quick",
+        [
+            batch.ArtistResult("alice", "succeeded", ran=["01_explore"], seconds=1.5),
+            batch.ArtistResult("bad", "failed", failed=["02_train_x"], error="02_train_x: E: v"),
+            batch.ArtistResult("bob", "skipped", skipped=["01_explore"]),
+        ],
+        seconds=3.0,
+    )
+    data = json.loads(json.dumps(summary.to_json()))
+    assert data["succeeded"] == ["alice"] and data["failed"] == ["bad"]
+    assert data["skipped"] == ["bob"] and data["exit_code"] == 1
+    assert data["artists"][1]["error"] == "02_train_x: E: v"
+    text = batch.format_summary(summary)
+    assert "02_train_x: E: v" in text and "1 succeeded, 1 failed, 1 skipped" in text
+    assert batch.BatchSummary("quick", summary.artists[::2]).exit_code == 0
+
+
+def test_run_batch_user_errors(tmp_path, notebooks):
+    data = make_data(tmp_path / "data", "alice")
+    kw = dirs(tmp_path, notebooks)
+    with pytest.raises(batch.BatchError, match="does not exist"):
+        batch.run_batch(tmp_path / "nope", profile=PROFILE, **kw)
+    with pytest.raises(ValueError, match="unsafe artist name"):
+        batch.run_batch(data, artists=["../alice"], profile=PROFILE, **kw)
+    with pytest.raises(batch.BatchError, match="no artist folder"):
+        batch.run_batch(data, artists=["carol"], profile=PROFILE, **kw)
+    with pytest.raises(ValueError, match="unknown profile"):
+        batch.run_batch(data, profile="nope", **kw)
+    with pytest.raises(batch.BatchError, match="jobs"):
+        batch.run_batch(data, profile=PROFILE, jobs=0, **kw)
+    kw["notebooks_dir"] = tmp_path
+    with pytest.raises(batch.BatchError, match=r"01_explore\.ipynb.*not found"):
+        batch.run_batch(data, profile=PROFILE, **kw)
+    assert not (tmp_path / "book").exists()
+
+
+# --------------------------------------------------------------------------- notebooks run
+@pytest.mark.slow
+def test_parameters_arrive_as_values(tmp_path):
+    nb = make_notebook(
+        tmp_path / "01_echo.ipynb",
+        'artist = ""\nrun_dir = ""',
+        'pathlib.Path(run_dir, "seen.json").write_text(json.dumps([artist, os.getcwd()]))',
+    )
+    evil = 'x\'); import os #""" {run_dir}'
+    out = tmp_path / "we{ir}d" / "echo.ipynb"  # papermill str.formats paths: braces too
+    batch.execute_notebook(nb, out, {"artist": evil, "run_dir": str(tmp_path)})
+    assert json.loads((tmp_path / "seen.json").read_text()) == [evil, str(out.parent)]
+    assert out.is_file() and not list(out.parent.glob(".*partial*"))
+    # the other layer: such a name never becomes an artist in the first place
+    with pytest.raises(ValueError):
+        batch.validate_artist_name("x'); import os #")
+
+
+@pytest.mark.slow
+def test_batch_runs_skips_forces_and_isolates_failures(tmp_path, notebooks):
+    data = make_data(tmp_path / "data", "alice", "bob", "bad", "x'); import os #")
+    kw = dirs(tmp_path, notebooks)
+    runs, book = kw["run_dir"], kw["out_book"]
+
+    summary = batch.run_batch(data, profile=PROFILE, jobs=2, **kw)
+    assert summary.succeeded == ["alice", "bob"]
+    assert summary.failed == ["bad", "x'); import os #"] and summary.exit_code == 1
+    bad = {a.artist: a for a in summary.artists}["bad"]
+    assert bad.error == "02_train_quick-gru: RuntimeError: boom while training quick-gru"
+    assert bad.ran == ["01_explore"] and bad.blocked == ["03_evaluate"]
+    invalid = {a.artist: a for a in summary.artists}["x'); import os #"]
+    assert "invalid artist name" in invalid.error and not invalid.ran
+    assert executions(runs) == sorted(
+        [(a, nb) for a in ("alice", "bob") for nb in ("01", "02", "03")] + [("bad", "01")]
+    )
+    for artist in ("alice", "bob"):
+        names = sorted(p.name for p in (book / artist).glob("*.ipynb"))
+        assert names == ["01_explore.ipynb", "02_train_quick-gru.ipynb", "03_evaluate.ipynb"]
+    assert (book / "bad" / "01_explore.ipynb").is_file()
+    assert not (book / "bad" / "02_train_quick-gru.ipynb").exists()
+    assert (book / "bad" / "_failed" / "02_train_quick-gru.ipynb").is_file()  # for debugging
+    assert not (book / "x'); import os #").exists()
+    # the kernel ran in the artist's book folder; parameters arrived as values
+    rows = [json.loads(line) for line in (runs / "executions.log").read_text().splitlines()]
+    assert {r["cwd"] for r in rows if r["artist"] == "alice"} == {str(book / "alice")}
+    prov = json.loads((book / "alice" / "provenance.json").read_text())
+    assert prov["profile"] == "test" and prov["midi_files"] == 1 and len(prov["data_hash"]) == 64
+    assert prov["parameters"]["02_train_quick-gru"]["preset"] == "quick-gru"
+    assert prov["parameters"]["01_explore"]["data_dir"] == str(data.resolve())
+    assert set(prov["versions"]) >= {"pianogen", "tensorflow", "keras", "music21", "numpy"}
+    assert prov["tasks"] == dict.fromkeys(
+        ["01_explore", "02_train_quick-gru", "03_evaluate"], "ran"
+    )
+
+    # unchanged: nothing reruns (inline, one job)
+    again = batch.run_batch(data, artists=["alice", "bob"], profile=PROFILE, jobs=1, **kw)
+    assert again.skipped == ["alice", "bob"] and again.exit_code == 0
+    assert all(a.skipped == list(prov["tasks"]) for a in again.artists)
+    assert len(executions(runs)) == 7
+
+    # one artist's data changes: only that artist reruns
+    (data / "bob" / "new.mid").write_bytes(b"MThd-new")
+    third = batch.run_batch(data, artists=["alice", "bob"], profile=PROFILE, **kw)
+    assert third.skipped == ["alice"] and third.succeeded == ["bob"]
+    assert executions(runs).count(("bob", "01")) == 2 and len(executions(runs)) == 10
+
+    # force reruns the finished task too; the failed one fails again, alone
+    forced = batch.run_batch(data, artists=["bad"], profile=PROFILE, force=True, **kw)
+    assert forced.failed == ["bad"] and forced.artists[0].ran == ["01_explore"]
+    assert executions(runs).count(("bad", "01")) == 2
+    assert executions(runs, "start").count(("bad", "02")) == 2
+
+
+@pytest.mark.slow
+def test_sigkill_mid_batch_then_resume(tmp_path, notebooks):
+    data = make_data(tmp_path / "data", "alice", "bob")
+    kw = dirs(tmp_path, notebooks)
+    runs, book = kw["run_dir"], kw["out_book"]
+    script = (
+        "import json, sys\nfrom pathlib import Path\nfrom pianogen import batch\n"
+        "from pianogen.config import GenerateConfig, Profile, TrainConfig\n"
+        "kw = {k: Path(v) for k, v in json.loads(sys.argv[1]).items()}\n"
+        "p = json.loads(sys.argv[2])\n"
+        "profile = Profile(p['name'], tuple(p['presets']), TrainConfig(**p['train']),"
+        " GenerateConfig(**p['generate']))\n"
+        "batch.run_batch(Path(sys.argv[3]), profile=profile, jobs=2, **kw)\n"
+    )
+    args = [json.dumps({k: str(v) for k, v in kw.items()}), PROFILE.to_json(), str(data)]
+    env = {**os.environ, "PIANOGEN_TEST_SLEEP": "120"}
+    proc = subprocess.Popen([sys.executable, "-c", script, *args], env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len([r for r in executions(runs, "start") if r[1] == "02"]) < 2:
+            assert proc.poll() is None, "the batch ended before it could be killed"
+            assert time.monotonic() < deadline, "the batch never reached 02_train"
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the batch and its workers, no clean-up
+        proc.wait(timeout=30)
+    assert executions(runs) == [("alice", "01"), ("bob", "01")]
+    for artist in ("alice", "bob"):
+        assert (book / artist / "01_explore.ipynb").is_file()
+        assert not (book / artist / "02_train_quick-gru.ipynb").exists()
+        stamp = json.loads((book / artist / ".stamp.json").read_text())
+        assert list(stamp["tasks"]) == ["01_explore"]
+
+    summary = batch.run_batch(data, profile=PROFILE, jobs=2, **kw)
+    assert summary.succeeded == ["alice", "bob"]
+    for result in summary.artists:
+        assert result.skipped == ["01_explore"]
+        assert result.ran == ["02_train_quick-gru", "03_evaluate"]
+        assert not list((book / result.artist).glob(".*partial*"))
+    assert executions(runs) == sorted(
+        (a, nb) for a in ("alice", "bob") for nb in ("01", "02", "03")
+    )
+
+
+@pytest.mark.slow
+def test_dask_local_cluster(tmp_path, notebooks):
+    distributed = pytest.importorskip("distributed")
+    data = make_data(tmp_path / "data", "alice", "bad")
+    kw = dirs(tmp_path, notebooks)
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        summary = batch.run_batch(data, profile=PROFILE, scheduler=cluster.scheduler_address, **kw)
+    assert summary.succeeded == ["alice"] and summary.failed == ["bad"]
+    assert "boom while training" in summary.artists[1].error
+    assert executions(kw["run_dir"]) == [
+        ("alice", "01"),
+        ("alice", "02"),
+        ("alice", "03"),
+        ("bad", "01"),
+    ]
+    rows = [json.loads(x) for x in (kw["run_dir"] / "executions.log").read_text().splitlines()]
+    for row in rows:  # two artists at once in threads: each kernel in its own folder
+        assert row["cwd"] == str(kw["out_book"] / row["artist"])
