@@ -1,0 +1,425 @@
+"""A trained next-token model run one token at a time, with the sampling loop compiled.
+
+:class:`Stepper` re-implements the network of :mod:`pianogen.models` one time step at a
+time from its weights — GRU/LSTM cell math, BatchNorm in inference form (a fixed scale and
+shift), Dense and softmax — and compiles the whole sampling loop, stateless RNG included,
+into one ``tf.function`` that generates a batch of samples at once. It is the engine of
+:func:`pianogen.generate.generate_ids`; the module docstring there explains the two modes:
+
+``"window"`` — each prediction from exactly the last seq_len tokens (the windowed model's
+view, equal to ``model.predict`` on that window), carried by seq_len staggered lanes per
+sample that restart from zero in turn; ``"stream"`` — one state per sample carried through
+the whole history (fastest; a different distribution after the first step).
+
+Split from :mod:`pianogen.generate` to keep modules small.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pianogen.generate import GenerateError
+
+if TYPE_CHECKING:
+    import keras
+
+__all__ = ["Stepper", "stepper_for"]
+
+
+# ------------------------------------------------------------------------ the step model
+@dataclass(frozen=True)
+class _Cell:
+    kind: str  # "gru" | "lstm"
+    units: int
+    kernel: Any
+    recurrent: Any
+    bias: Any  # GRU reset_after: (2, 3u); GRU classic: (3u,); LSTM: (4u,); or None
+    activation: Any
+    recurrent_activation: Any
+    reset_after: bool = True
+
+
+@dataclass(frozen=True)
+class _Affine:  # BatchNormalization in inference form
+    scale: Any
+    shift: Any
+
+
+@dataclass(frozen=True)
+class _Dense:
+    kernel: Any
+    bias: Any
+    activation: Any
+
+
+def _numpy(variable: Any) -> np.ndarray:
+    return np.asarray(variable.numpy(), dtype=np.float32)
+
+
+def _fingerprint(model: keras.Model) -> tuple:
+    """A cheap signature of the weights, so a cached :class:`Stepper` notices training."""
+    return tuple(float(np.sum(w, dtype=np.float64)) for w in model.get_weights())
+
+
+class Stepper:
+    """A trained model run one token at a time, with the sampling loop compiled.
+
+    Built from the model's layers after its first recurrent layer (see :mod:`pianogen.models`
+    for the layer contract); everything before it (the ``normalise`` rescaling or the
+    ``embedding``) is per time step, so it is tabulated once for every token id.
+    """
+
+    def __init__(self, model: keras.Model) -> None:
+        import keras
+        import tensorflow as tf
+
+        if len(model.inputs) != 1 or len(model.input_shape) != 2:
+            raise GenerateError("the model must take one input of token ids, shape (seq_len,)")
+        self.seq_len = int(model.input_shape[1])
+        self.vocab_size = int(model.output_shape[-1])
+        layers = list(model.layers)
+        rnn_at = [i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.RNN)]
+        if not rnn_at:
+            raise GenerateError(f"model {model.name!r} has no recurrent layer to step")
+        first = layers[rnn_at[0]]
+        self.table = tf.constant(self._feature_table(keras.Model(model.inputs[0], first.input)))
+
+        self.body: list[Any] = []  # up to the last recurrent layer: run on every lane
+        self.top: list[Any] = []  # after it: run only on the rows that predict
+        self.head: _Dense | None = None
+        last_rnn = rnn_at[-1]
+        for i, layer in enumerate(layers[rnn_at[0] :], start=rnn_at[0]):
+            if self.head is not None:
+                raise GenerateError(f"layer {layer.name!r} follows the softmax head")
+            op = self._convert(layer, is_last_rnn=i == last_rnn)
+            if op is None:
+                continue
+            if isinstance(op, _Dense) and i == len(layers) - 1:
+                self.head = op
+            else:
+                (self.body if i <= last_rnn else self.top).append(op)
+        if self.head is None:
+            raise GenerateError("the model must end in a softmax Dense layer (the 'head')")
+        self.cells = [op for op in self.body if isinstance(op, _Cell)]
+        self._compiled: dict[tuple[str, bool], Any] = {}
+
+    # -- conversion ------------------------------------------------------------------
+    def _feature_table(self, front: Any) -> np.ndarray:
+        """What the layers before the first recurrent layer make of each token id, (V, F).
+
+        Computed twice with the ids in different positions and neighbourhoods: a front that
+        is not per time step (it would mix tokens) is refused instead of silently misused.
+        """
+        seq_len, vocab = self.seq_len, self.vocab_size
+        rows = -(-vocab // seq_len) + 1
+        tables = []
+        for order in (
+            np.arange(rows * seq_len),
+            np.random.default_rng(0).permutation(rows * seq_len),
+        ):
+            ids = (order % vocab).astype(np.int32)
+            out = np.asarray(front(ids.reshape(rows, seq_len), training=False), dtype=np.float32)
+            if out.ndim != 3 or out.shape[1] != seq_len:
+                raise GenerateError(
+                    f"the layers before the first recurrent layer give shape {out.shape[1:]}, "
+                    f"expected ({seq_len}, features): they must work per time step"
+                )
+            table = np.zeros((vocab, out.shape[2]), dtype=np.float32)
+            table[ids] = out.reshape(rows * seq_len, -1)
+            tables.append(table)
+        if not np.allclose(tables[0], tables[1], atol=1e-6):
+            raise GenerateError(
+                "the layers before the first recurrent layer mix time steps; generation "
+                "needs them per time step (an embedding or a rescaling)"
+            )
+        return tables[0]
+
+    def _convert(self, layer: Any, *, is_last_rnn: bool) -> Any:
+        import keras
+        import tensorflow as tf
+
+        const = tf.constant
+        name = f"layer {layer.name!r} ({type(layer).__name__})"
+        if isinstance(layer, keras.layers.GRU | keras.layers.LSTM):
+            if layer.go_backwards or layer.stateful:
+                raise GenerateError(f"{name}: backwards or stateful layers cannot be stepped")
+            if layer.return_sequences == is_last_rnn:
+                raise GenerateError(
+                    f"{name}: every recurrent layer but the last must return sequences"
+                )
+            cell = layer.cell
+            bias = None if cell.bias is None else const(_numpy(cell.bias))
+            return _Cell(
+                kind="gru" if isinstance(layer, keras.layers.GRU) else "lstm",
+                units=int(cell.units),
+                kernel=const(_numpy(cell.kernel)),
+                recurrent=const(_numpy(cell.recurrent_kernel)),
+                bias=bias,
+                activation=cell.activation,
+                recurrent_activation=cell.recurrent_activation,
+                reset_after=bool(getattr(cell, "reset_after", True)),
+            )
+        if isinstance(layer, keras.layers.BatchNormalization):
+            axis = layer.axis if isinstance(layer.axis, int) else next(iter(layer.axis))
+            if axis not in (-1, len(layer.input.shape) - 1):
+                raise GenerateError(f"{name}: only last-axis BatchNormalization is supported")
+            mean, var = _numpy(layer.moving_mean), _numpy(layer.moving_variance)
+            gamma = _numpy(layer.gamma) if layer.scale else np.ones_like(mean)
+            beta = _numpy(layer.beta) if layer.center else np.zeros_like(mean)
+            scale = gamma / np.sqrt(var + np.float32(layer.epsilon))
+            return _Affine(const(scale), const(beta - mean * scale))
+        if isinstance(layer, keras.layers.Dropout | keras.layers.GaussianNoise):
+            return None  # identity at inference
+        if isinstance(layer, keras.layers.Dense):
+            bias = const(_numpy(layer.bias)) if layer.use_bias else None
+            return _Dense(const(_numpy(layer.kernel)), bias, layer.activation)
+        if isinstance(layer, keras.layers.Activation):
+            return _Dense(None, None, layer.activation)
+        raise GenerateError(f"{name} has no one-step form; supported: GRU, LSTM, BatchNorm, Dense")
+
+    # -- one time step -----------------------------------------------------------------
+    def zero_state(self, rows: Any) -> list[Any]:
+        import tensorflow as tf
+
+        state = []
+        for cell in self.cells:
+            state.append(tf.zeros(tf.stack([rows, cell.units])))
+            if cell.kind == "lstm":
+                state.append(tf.zeros(tf.stack([rows, cell.units])))
+        return state
+
+    def step(self, state: list[Any], ids: Any) -> list[Any]:
+        """Feed one token id per row; return the new state (a list of tensors)."""
+        import tensorflow as tf
+
+        x = tf.gather(self.table, ids)
+        new: list[Any] = []
+        at = 0
+        for op in self.body:
+            if isinstance(op, _Affine):
+                x = x * op.scale + op.shift
+                continue
+            h = state[at]
+            if op.kind == "gru":
+                x = self._gru(op, x, h)
+                new.append(x)
+                at += 1
+            else:
+                x, c = self._lstm(op, x, h, state[at + 1])
+                new.extend([x, c])
+                at += 2
+        return new
+
+    @staticmethod
+    def _gru(op: _Cell, x: Any, h: Any) -> Any:
+        import tensorflow as tf
+
+        u = op.units
+        if op.reset_after:
+            xw = tf.matmul(x, op.kernel)
+            hw = tf.matmul(h, op.recurrent)
+            if op.bias is not None:
+                xw, hw = xw + op.bias[0], hw + op.bias[1]
+            xz, xr, xh = tf.split(xw, 3, axis=-1)
+            hz, hr, hh = tf.split(hw, 3, axis=-1)
+            z = op.recurrent_activation(xz + hz)
+            r = op.recurrent_activation(xr + hr)
+            cand = op.activation(xh + r * hh)
+        else:
+            xw = tf.matmul(x, op.kernel)
+            if op.bias is not None:
+                xw = xw + op.bias
+            hw = tf.matmul(h, op.recurrent[:, : 2 * u])
+            z = op.recurrent_activation(xw[:, :u] + hw[:, :u])
+            r = op.recurrent_activation(xw[:, u : 2 * u] + hw[:, u:])
+            cand = op.activation(xw[:, 2 * u :] + tf.matmul(r * h, op.recurrent[:, 2 * u :]))
+        return z * h + (1.0 - z) * cand
+
+    @staticmethod
+    def _lstm(op: _Cell, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
+        import tensorflow as tf
+
+        gates = tf.matmul(x, op.kernel) + tf.matmul(h, op.recurrent)
+        if op.bias is not None:
+            gates = gates + op.bias
+        i, f, g, o = tf.split(gates, 4, axis=-1)
+        c = op.recurrent_activation(f) * c + op.recurrent_activation(i) * op.activation(g)
+        return op.recurrent_activation(o) * op.activation(c), c
+
+    def logits(self, hidden: Any) -> Any:
+        """Head logits from the last recurrent layer's output (softmax gives probabilities)."""
+        import tensorflow as tf
+
+        x = hidden
+        for op in self.top:
+            x = x * op.scale + op.shift if isinstance(op, _Affine) else self._dense(op, x)
+        head = self.head
+        assert head is not None
+        x = tf.matmul(x, head.kernel)
+        if head.bias is not None:
+            x = x + head.bias
+        if getattr(head.activation, "__name__", "") == "softmax":
+            return x
+        return tf.math.log(head.activation(x))  # any other normalised head
+
+    @staticmethod
+    def _dense(op: _Dense, x: Any) -> Any:
+        import tensorflow as tf
+
+        if op.kernel is not None:
+            x = tf.matmul(x, op.kernel)
+            if op.bias is not None:
+                x = x + op.bias
+        return op.activation(x)
+
+    def _last_hidden(self, state: list[Any]) -> Any:
+        return state[-2] if self.cells[-1].kind == "lstm" else state[-1]
+
+    # -- the compiled loop -----------------------------------------------------------
+    def _function(self, mode: str, return_probs: bool) -> Any:
+        key = (mode, return_probs)
+        if key not in self._compiled:
+            self._compiled[key] = self._build(mode, return_probs)
+        return self._compiled[key]
+
+    def _build(self, mode: str, return_probs: bool) -> Any:
+        import tensorflow as tf
+
+        seq_len = self.seq_len
+        vocab = self.vocab_size
+        neg_inf = tf.constant(-np.inf, tf.float32)
+
+        def choose(logits: Any, t: Any, temperature: Any, top_k: Any, top_p: Any, seed: Any):
+            x = logits / temperature
+
+            def keep_top_k(v: Any) -> Any:
+                k = tf.minimum(top_k, vocab)
+                kth = tf.math.top_k(v, k=k, sorted=True).values[:, -1:]
+                return tf.where(v < kth, neg_inf, v)
+
+            x = tf.cond(tf.logical_and(top_k > 0, top_k < vocab), lambda: keep_top_k(x), lambda: x)
+
+            def keep_top_p(v: Any) -> Any:
+                ordered = tf.sort(v, axis=-1, direction="DESCENDING")
+                before = tf.math.cumsum(tf.nn.softmax(ordered), axis=-1, exclusive=True)
+                inf = tf.fill(tf.shape(ordered), tf.constant(np.inf, tf.float32))
+                threshold = tf.reduce_min(
+                    tf.where(before < top_p, ordered, inf), axis=-1, keepdims=True
+                )
+                return tf.where(v < threshold, neg_inf, v)
+
+            x = tf.cond(top_p < 1.0, lambda: keep_top_p(x), lambda: x)
+            key = tf.stack([seed, tf.cast(t, tf.int64)])
+            return tf.random.stateless_categorical(x, 1, seed=key, dtype=tf.int32)[:, 0]
+
+        spec = [
+            tf.TensorSpec([None, seq_len], tf.int32),
+            tf.TensorSpec([], tf.int32),
+            tf.TensorSpec([], tf.float32),
+            tf.TensorSpec([], tf.int32),
+            tf.TensorSpec([], tf.float32),
+            tf.TensorSpec([], tf.int64),
+        ]
+
+        @tf.function(input_signature=spec, autograph=True, reduce_retracing=True)
+        def run(primers, n_tokens, temperature, top_k, top_p, seed):
+            batch = tf.shape(primers)[0]
+            out = tf.TensorArray(tf.int32, size=n_tokens)
+            probs = tf.TensorArray(tf.float32, size=n_tokens if return_probs else 0)
+            if mode == "stream":
+                state = self.zero_state(batch)
+                for i in tf.range(seq_len):
+                    state = self.step(state, primers[:, i])
+                for t in tf.range(n_tokens):
+                    logits = self.logits(self._last_hidden(state))
+                    token = choose(logits, t, temperature, top_k, top_p, seed)
+                    out = out.write(t, token)
+                    if return_probs:
+                        probs = probs.write(t, tf.nn.softmax(logits))
+                    state = self.step(state, token)
+            else:
+                # Row b * seq_len + j is lane j of sample b; lane j restarts every seq_len
+                # tokens, so before step t lane (t mod seq_len) has read exactly the last
+                # seq_len tokens from a zero state: the windowed model's view.
+                lane = tf.tile(tf.range(seq_len), [batch])
+                state = self.zero_state(batch * seq_len)
+                for i in tf.range(seq_len):
+                    state = self.step(state, tf.repeat(primers[:, i], seq_len))
+                    started = tf.cast(lane <= i, tf.float32)[:, None]
+                    state = [s * started for s in state]
+                for t in tf.range(n_tokens):
+                    ready = tf.math.floormod(t, seq_len)
+                    rows = tf.range(batch) * seq_len + ready
+                    logits = self.logits(tf.gather(self._last_hidden(state), rows))
+                    token = choose(logits, t, temperature, top_k, top_p, seed)
+                    out = out.write(t, token)
+                    if return_probs:
+                        probs = probs.write(t, tf.nn.softmax(logits))
+                    restart = tf.cast(lane != ready, tf.float32)[:, None]
+                    state = self.step([s * restart for s in state], tf.repeat(token, seq_len))
+            tokens = tf.transpose(out.stack(), [1, 0])
+            if return_probs:
+                return tokens, tf.transpose(probs.stack(), [1, 0, 2])
+            return tokens, tf.zeros([batch, 0, vocab])
+
+        return run
+
+    def generate(
+        self,
+        primers: np.ndarray,
+        n_tokens: int,
+        *,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: int = 0,
+        mode: str = "window",
+        return_probs: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(tokens (B, n_tokens), probs (B, n_tokens, V) or None)`` for checked primers."""
+        run = self._function(mode, return_probs)
+        tokens, probs = run(
+            np.ascontiguousarray(primers, dtype=np.int32),
+            np.int32(n_tokens),
+            np.float32(temperature),
+            np.int32(top_k),
+            np.float32(top_p),
+            np.int64(seed),
+        )
+        return tokens.numpy(), (probs.numpy() if return_probs else None)
+
+
+_STEPPERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+class _NoRetracingNotice(logging.Filter):
+    """Hide TensorFlow's "triggered tf.function retracing" notice: each Stepper compiles its
+    own loop once per mode on purpose, which that heuristic mistakes for a mistake."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def _quiet_retracing() -> None:
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    if not any(isinstance(f, _NoRetracingNotice) for f in logger.filters):
+        logger.addFilter(_NoRetracingNotice())
+
+
+def stepper_for(model: keras.Model) -> Stepper:
+    """The (cached) :class:`Stepper` of ``model``; rebuilt when its weights changed."""
+    signature = _fingerprint(model)
+    cached = _STEPPERS.get(model)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    _quiet_retracing()
+    stepper = Stepper(model)
+    _STEPPERS[model] = (signature, stepper)
+    return stepper
