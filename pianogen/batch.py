@@ -63,6 +63,7 @@ VERSION_PACKAGES = {"tensorflow": ("tensorflow", "tensorflow-cpu")} | {
     name: (name,) for name in ("pianogen", "keras", "music21", "numpy", "papermill")
 }
 _OUTPUT_NAME = re.compile(r"^0\d_[^/]*\.ipynb$")  # what the batch writes into an artist folder
+RESULT_MARKER = "pianogen-batch-result: "  # how the artist subprocess returns its JSON
 _PARENT_PID: int | None = None  # set in pool workers: stop starting tasks once it is gone
 
 
@@ -148,6 +149,7 @@ def declared_parameters(notebook: Path) -> set[str]:
     """The names in a notebook's ``parameters`` cell (papermill's own reading of it)."""
     import papermill
 
+    logging.getLogger("papermill").setLevel(logging.WARNING)  # not one INFO line per read
     return set(papermill.inspect_notebook(str(notebook)))
 
 
@@ -163,30 +165,15 @@ def plan_tasks(
     declared: dict[str, set[str]],
 ) -> list[Task]:
     """The artist's tasks in order, each with only the parameters its notebook declares."""
-    train, gen = profile.train, profile.generate
-    values: dict[str, Any] = {
-        "artist": artist,
-        "profile": profile.name,
-        "data_dir": str(data_dir),
-        "run_dir": str(run_dir),
-        "cache_dir": str(cache_dir),
-        "out_dir": str(out_dir),
-        "media_dir": str(out_dir / MEDIA_DIR),
-        "presets": list(profile.presets),
-        "window_split": list(profile.window_split),
-        **TokenConfig().to_dict(),  # the notebooks' defaults, recorded explicitly
-        **train.to_dict(),
-        "train_config": train.to_dict(),
-        "generate_config": gen.to_dict(),
-        "n_samples": gen.count,
-        "count": gen.count,
-        "tokens": gen.tokens,
-        "temperature": gen.temperature,
-        "top_k": gen.top_k,
-        "top_p": gen.top_p,
-        "primer": gen.primer,
-        "gen_seed": gen.seed,
-    }
+    train, gen = profile.train.to_dict(), profile.generate.to_dict()
+    paths = {"data_dir": data_dir, "run_dir": run_dir, "cache_dir": cache_dir}
+    paths |= {"out_dir": out_dir, "media_dir": out_dir / MEDIA_DIR}
+    values: dict[str, Any] = {"artist": artist, "profile": profile.name}
+    values |= {name: str(Path(path).resolve()) for name, path in paths.items()}
+    values |= {"presets": list(profile.presets), "window_split": list(profile.window_split)}
+    values |= TokenConfig().to_dict()  # the notebooks' defaults, recorded explicitly
+    values |= {k: v for k, v in gen.items() if k != "seed"} | {"gen_seed": gen["seed"]}
+    values |= train | {"n_samples": gen["count"], "train_config": train, "generate_config": gen}
 
     def task(stem: str, name: str, extra: dict[str, Any], **requires: tuple[str, ...]) -> Task:
         wanted = declared[stem]
@@ -282,6 +269,36 @@ def _read_stamp(path: Path) -> dict[str, Any]:
     return stamp if isinstance(stamp.get("tasks"), dict) else {"tasks": {}}
 
 
+def _task_keys(spec: dict[str, Any], tasks: list[Task], data_hash: str) -> list[str]:
+    """Each task's input key, chained: a changed task also changes every later one."""
+    key = _sha("artist", spec["artist"], data_hash, spec["profile"], __version__)
+    keys = []
+    for task in tasks:
+        key = _sha(key, task.name, sha256_file(Path(task.notebook)), task.parameters)
+        keys.append(key)
+    return keys
+
+
+def _is_done(done: dict[str, Any], task: Task, key: str) -> bool:
+    return done.get(task.name, {}).get("key") == key and Path(task.output).is_file()
+
+
+def _nothing_to_do(spec: dict[str, Any]) -> bool:
+    """True when every task of the artist is finished with unchanged inputs.
+
+    Checked without the lock (the worker checks again under it); it only spares starting a
+    worker process for an artist with nothing to do.
+    """
+    tasks = [Task.from_json(t) for t in spec["tasks"]]
+    try:
+        data_hash, _ = artist_data_hash(Path(spec["data_dir"]), spec["artist"])
+    except OSError:
+        return False
+    done = _read_stamp(Path(spec["out_dir"]) / STAMP_FILE)["tasks"]
+    keys = _task_keys(spec, tasks, data_hash)
+    return not spec["force"] and all(map(_is_done, [done] * len(tasks), tasks, keys))
+
+
 def _check_parent() -> None:
     """In a pool worker whose batch process died (e.g. SIGKILL), start nothing more."""
     if _PARENT_PID is not None and os.getppid() != _PARENT_PID:
@@ -323,13 +340,11 @@ def _run_locked(spec: dict[str, Any], out_dir: Path, result: ArtistResult) -> No
         return
     stamp_path = out_dir / STAMP_FILE
     done: dict[str, dict[str, Any]] = _read_stamp(stamp_path)["tasks"]
-    key = _sha("artist", artist, data_hash, spec["profile"], __version__)
     state: dict[str, str] = {}
     ok = ("ran", "skipped")
-    for task in tasks:
-        key = _sha(key, task.name, sha256_file(Path(task.notebook)), task.parameters)
+    for task, key in zip(tasks, _task_keys(spec, tasks, data_hash), strict=True):
         output = Path(task.output)
-        if not spec["force"] and done.get(task.name, {}).get("key") == key and output.is_file():
+        if not spec["force"] and _is_done(done, task, key):
             state[task.name] = "skipped"
             result.skipped.append(task.name)
             continue
@@ -428,10 +443,10 @@ def _run_artist_subprocess(spec_json: str) -> str:
         text=True,
         check=False,
     )
-    lines = proc.stdout.strip().splitlines()
+    lines = [x for x in proc.stdout.splitlines() if x.startswith(RESULT_MARKER)]
     if proc.returncode != 0 or not lines:
         raise BatchError(f"artist process exited with status {proc.returncode}")
-    return lines[-1]
+    return lines[-1].removeprefix(RESULT_MARKER)
 
 
 def _init_worker(level: int, parent_pid: int) -> None:
@@ -569,55 +584,38 @@ def run_batch(
             raise BatchError(f"notebook {str(path)!r} not found; run from the repository root")
         declared[stem] = declared_parameters(path)
     names, results = _artists(data_dir, artists)
+    where_from = {"notebooks_dir": notebooks_dir, "data_dir": data_dir}
+    where_from |= {"run_dir": Path(run_dir).resolve(), "cache_dir": Path(cache_dir).resolve()}
     specs = {}
     for artist in names:
         out_dir = out_book / artist
-        tasks = plan_tasks(
-            artist,
-            prof,
-            notebooks_dir=notebooks_dir,
-            out_dir=out_dir,
-            data_dir=data_dir,
-            run_dir=Path(run_dir).resolve(),
-            cache_dir=Path(cache_dir).resolve(),
-            declared=declared,
-        )
-        spec = {
-            "artist": artist,
-            "data_dir": str(data_dir),
-            "out_dir": str(out_dir),
-            "profile": prof.to_dict(),
-            "force": bool(force),
-            "tasks": [asdict(t) for t in tasks],
-        }
-        specs[artist] = json.dumps(spec)
-    log.info(
-        "batch: %d artist(s), profile %s, %s",
-        len(specs),
-        prof.name,
-        f"Dask scheduler {scheduler}" if scheduler else f"{min(jobs, max(1, len(specs)))} job(s)",
-    )
+        tasks = plan_tasks(artist, prof, out_dir=out_dir, declared=declared, **where_from)
+        spec = {"artist": artist, "data_dir": str(data_dir), "out_dir": str(out_dir)}
+        spec |= {"profile": prof.to_dict(), "force": bool(force)}
+        spec["tasks"] = [asdict(t) for t in tasks]
+        if _nothing_to_do(spec):  # decided here too: no worker is started for nothing
+            log.info("batch: %s unchanged, skipped", artist)
+            results.append(ArtistResult(artist, "skipped", skipped=[t.name for t in tasks]))
+        else:
+            specs[artist] = json.dumps(spec)
+    where = f"Dask scheduler {scheduler}" if scheduler else f"{min(jobs, len(specs) or 1)} job(s)"
+    log.info("batch: %d artist(s) to run, profile %s, %s", len(specs), prof.name, where)
 
     def collect(artist: str, get: Callable[[], str]) -> None:
         try:
             res = ArtistResult(**json.loads(get()))
         except Exception as exc:  # noqa: BLE001 - a lost worker fails its artist, not the batch
             res = ArtistResult(artist, "failed", error=f"worker lost: {_error_line(exc)}")
-        log.info(
-            "batch: %s %s (%.1f s)%s",
-            artist,
-            res.status,
-            res.seconds,
-            f": {res.error}" if res.error else "",
-        )
+        error = f": {res.error}" if res.error else ""
+        log.info("batch: %s %s (%.1f s)%s", artist, res.status, res.seconds, error)
         results.append(res)
 
-    if scheduler:
+    if scheduler and specs:
         _run_on_dask(scheduler, specs, collect)
-    elif jobs == 1 or len(specs) <= 1:
+    elif jobs == 1 or len(specs) == 1:
         for artist, spec in specs.items():
             collect(artist, lambda spec=spec: _run_artist_json(spec))
-    else:
+    elif specs:
         ctx = multiprocessing.get_context("spawn")
         init = (logging.getLogger().getEffectiveLevel(), os.getpid())
         with ProcessPoolExecutor(min(jobs, len(specs)), ctx, _init_worker, init) as pool:
@@ -654,4 +652,4 @@ def _run_on_dask(
 
 if __name__ == "__main__":  # one artist, spec JSON on stdin, result JSON on stdout
     _init_worker(logging.INFO, os.getppid())
-    print(_run_artist_json(sys.stdin.read()))
+    print(RESULT_MARKER + _run_artist_json(sys.stdin.read()))
