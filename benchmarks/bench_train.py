@@ -1,0 +1,291 @@
+"""Training benchmarks, every figure a ratio measured side by side in one run.
+
+1. **Input pipeline memory.** Peak RSS growth of pianogen's on-the-fly windows
+   (:class:`pianogen.windows.Windows`: flat int32 ids + int64 window starts, gathered per
+   batch) against the reference approach that materialises every window as an
+   ``(N, 50, 1)`` float array, at 1,000,000 windows. Each pipeline runs in its own
+   subprocess (same synthetic ids) and iterates every batch once, shuffled; RSS is sampled
+   every 2 ms. The references feed batches the way ``model.fit(x, y, shuffle=True)`` does
+   (arrays converted to tensors, batches gathered by permuted index). Two references:
+   ``float32`` (vectorised numpy, generous) and ``paper-code`` (Python lists of windows ->
+   ``np.reshape`` -> float64, as the paper's code does). Iteration throughput (sequences/s)
+   is reported for each.
+2. **Training throughput** of every model preset (sequences/s, median of repeats after a
+   warm-up), its achieved GFLOP/s (recurrent + dense matmuls, 3x forward for training)
+   and that as a fraction of TensorFlow's float32 matmul rate measured in the same run.
+3. **Cheap wins**, as ratios: batch 256 vs 64, and ``jit_compile`` on vs off.
+
+``--quick`` is a smoke run (100,000 windows, two presets, one repeat).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+from pianogen.io import atomic_write_json  # noqa: E402
+
+SEQ_LEN = 50
+VOCAB = 225  # the paper's vocabulary at threshold 50
+PIECE_LEN = 5_050  # 5,000 windows per synthetic piece
+
+
+def _rss_bytes() -> int:
+    pages = Path("/proc/self/statm").read_text().split()[1]
+    return int(pages) * os.sysconf("SC_PAGE_SIZE")
+
+
+class _PeakRss:
+    """Samples the process RSS every 2 ms in a thread; ``peak`` is the highest seen."""
+
+    def __init__(self) -> None:
+        self.peak = _rss_bytes()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _rss_bytes())
+            time.sleep(0.002)
+
+    def __enter__(self) -> _PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss_bytes())
+
+
+def _synthetic_ids(n_windows: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    n_pieces = max(1, -(-n_windows // (PIECE_LEN - SEQ_LEN)))
+    return [rng.integers(0, VOCAB, PIECE_LEN).astype(np.int32) for _ in range(n_pieces)]
+
+
+def _child_memory(pipeline: str, n_windows: int, batch: int) -> dict:
+    """Run in a subprocess: build one pipeline, iterate it once, report peak RSS growth."""
+    import tensorflow as tf
+
+    from pianogen.windows import Windows
+
+    seqs = _synthetic_ids(n_windows)
+    tf.constant(1) + 1  # initialise the runtime before the baseline
+    baseline = _rss_bytes()
+    with _PeakRss() as peak:
+        start = time.perf_counter()
+        if pipeline == "ours":
+            windows = Windows.from_seqs(seqs, SEQ_LEN).sample(n_windows, 0)
+            ds = windows.dataset(batch, shuffle=True, seed=0)
+            n = len(windows)
+        else:
+            if pipeline == "paper-code":  # the paper's notebook: lists of windows, float64
+                inputs, outputs = [], []
+                for s in seqs:
+                    ids = s.tolist()
+                    for i in range(len(ids) - SEQ_LEN):
+                        inputs.append(ids[i : i + SEQ_LEN])
+                        outputs.append(ids[i + SEQ_LEN])
+                inputs, outputs = inputs[:n_windows], outputs[:n_windows]
+                x = np.reshape(inputs, (len(inputs), SEQ_LEN, 1)) / float(VOCAB)
+                y = np.array(outputs)
+                del inputs, outputs
+            else:  # vectorised float32 materialisation
+                views = [np.lib.stride_tricks.sliding_window_view(s, SEQ_LEN + 1) for s in seqs]
+                flat = np.concatenate(views)[:n_windows]
+                x = (flat[:, :SEQ_LEN, None].astype(np.float32)) / np.float32(VOCAB)
+                y = flat[:, SEQ_LEN].astype(np.int32)
+                del flat, views
+            # What model.fit(x, y, shuffle=True) does with arrays (Keras's array adapter):
+            # convert to tensors (the caller keeps x), gather batches of permuted indices.
+            n = len(x)
+            x_t, y_t = tf.convert_to_tensor(x), tf.convert_to_tensor(y)
+            order = np.random.default_rng(0).permutation(n)
+            ds = tf.data.Dataset.from_tensor_slices(order).batch(batch)
+            ds = ds.map(lambda i: (tf.gather(x_t, i), tf.gather(y_t, i))).prefetch(2)
+            options = tf.data.Options()
+            options.autotune.enabled = False
+            ds = ds.with_options(options)
+        built = time.perf_counter() - start
+        start = time.perf_counter()
+        seen = 0
+        for _, yb in ds:
+            seen += int(yb.shape[0])
+        iterate = time.perf_counter() - start
+    return {
+        "pipeline": pipeline,
+        "windows": n,
+        "peak_rss_growth_mb": (peak.peak - baseline) / 2**20,
+        "build_seconds": built,
+        "iterate_seconds": iterate,
+        "sequences_per_s": seen / iterate,
+    }
+
+
+def measure_memory(n_windows: int, batch: int, pipelines: list[str]) -> dict:
+    results = {}
+    for pipeline in pipelines:
+        cmd = [sys.executable, __file__, "--child", json.dumps([pipeline, n_windows, batch])]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        results[pipeline] = json.loads(out.stdout.strip().splitlines()[-1])
+        r = results[pipeline]
+        print(
+            f"  {pipeline:10s} {r['windows']:>9,} windows: peak RSS "
+            f"+{r['peak_rss_growth_mb']:8.1f} MB, {r['sequences_per_s']:>10,.0f} seq/s iterating",
+            flush=True,
+        )
+    ours = results["ours"]
+    for ref in pipelines[1:]:
+        results[f"memory_ratio_{ref}_vs_ours"] = results[ref]["peak_rss_growth_mb"] / max(
+            ours["peak_rss_growth_mb"], 1e-3
+        )
+        results[f"throughput_ratio_ours_vs_{ref}"] = (
+            ours["sequences_per_s"] / results[ref]["sequences_per_s"]
+        )
+    return results
+
+
+def matmul_gflops(size: int, repeats: int) -> float:
+    """TensorFlow float32 matmul rate (GFLOP/s): median over repeats of a chained loop."""
+    import tensorflow as tf
+
+    a = tf.random.stateless_normal((size, size), seed=(1, 2))
+    b = tf.random.stateless_normal((size, size), seed=(3, 4))
+    inner = 8
+
+    @tf.function
+    def chain(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+        total = tf.zeros((), tf.float32)
+        for _ in range(inner):
+            total += tf.reduce_sum(tf.matmul(a, b)[:1, :1])
+            a = a + 1e-6
+        return total
+
+    chain(a, b).numpy()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        chain(a, b).numpy()
+        times.append(time.perf_counter() - start)
+    return 2.0 * size**3 * inner / float(np.median(times)) / 1e9
+
+
+def train_rate(preset: str, batch: int, steps: int, repeats: int, jit: bool | str = False) -> dict:
+    """Median sequences/s of ``steps`` training steps on synthetic windows (after warm-up)."""
+    import keras
+
+    from pianogen.config import RunConfig, model_preset
+    from pianogen.models import build_model, flops_per_sequence
+    from pianogen.train import compile_model
+    from pianogen.windows import Windows
+
+    keras.utils.set_random_seed(0)
+    config = RunConfig(artist="bench", model=model_preset(preset))
+    model = compile_model(build_model(preset, VOCAB, SEQ_LEN), config)
+    model.jit_compile = jit
+    windows = Windows.from_seqs(_synthetic_ids(batch * steps * 2), SEQ_LEN)
+    ds = windows.dataset(batch, shuffle=True, seed=0).repeat()
+    model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0, shuffle=False)  # trace and warm up
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
+        rates.append(batch * steps / (time.perf_counter() - start))
+    rate = float(np.median(rates))
+    flops = flops_per_sequence(preset, VOCAB, SEQ_LEN)["train"]
+    return {
+        "preset": preset,
+        "batch": batch,
+        "jit_compile": bool(jit),
+        "sequences_per_s": rate,
+        "gflop_per_s": rate * flops / 1e9,
+        "train_mflop_per_sequence": flops / 1e6,
+        "parameters": int(model.count_params()),
+        "rates": rates,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(HERE / "out" / "train.json"))
+    parser.add_argument("--quick", action="store_true", help="smoke run")
+    parser.add_argument("--windows", type=int, default=None)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        pipeline, n_windows, batch = json.loads(args.child)
+        print(json.dumps(_child_memory(pipeline, n_windows, batch)))
+        return 0
+
+    from pianogen.config import MODEL_PRESETS
+
+    quick = args.quick
+    n_windows = args.windows or (100_000 if quick else 1_000_000)
+    repeats = 1 if quick else 3
+    steps = 3 if quick else 8
+    presets = ["quick-gru", "pianogen-gru"] if quick else list(MODEL_PRESETS)
+    result: dict = {"quick": quick, "vocab": VOCAB, "seq_len": SEQ_LEN, "cpus": os.cpu_count()}
+
+    print(f"== 1. input pipeline memory at {n_windows:,} windows (batch 64)", flush=True)
+    pipelines = ["ours", "float32"] + ([] if quick else ["paper-code"])
+    result["memory"] = measure_memory(n_windows, 64, pipelines)
+    for ref in pipelines[1:]:
+        print(
+            f"  {ref}: {result['memory'][f'memory_ratio_{ref}_vs_ours']:.1f}x the memory of ours; "
+            f"ours iterates {result['memory'][f'throughput_ratio_ours_vs_{ref}']:.2f}x as fast",
+            flush=True,
+        )
+
+    print("== 2. training throughput per preset (batch 64)", flush=True)
+    peak = matmul_gflops(512 if quick else 1024, repeats=3 if quick else 5)
+    result["matmul_gflop_per_s"] = peak
+    print(f"  TensorFlow float32 matmul: {peak:.0f} GFLOP/s", flush=True)
+    result["presets"] = {}
+    for preset in presets:
+        r = train_rate(preset, 64, steps, repeats)
+        r["fraction_of_matmul_rate"] = r["gflop_per_s"] / peak
+        result["presets"][preset] = r
+        print(
+            f"  {preset:17s} {r['sequences_per_s']:8.0f} seq/s  {r['gflop_per_s']:6.1f} GFLOP/s "
+            f"({r['fraction_of_matmul_rate']:.0%} of matmul)",
+            flush=True,
+        )
+
+    print("== 3. cheap wins (ratios of sequences/s)", flush=True)
+    wins: dict = {}
+    for preset in ["pianogen-gru"] if quick else ["pianogen-gru", "pianogen-lstm", "paper-gru"]:
+        base = result["presets"][preset]["sequences_per_s"]
+        big = train_rate(preset, 256, max(2, steps // 2), repeats)["sequences_per_s"]
+        jit = train_rate(preset, 64, steps, repeats, jit=True)["sequences_per_s"]
+        wins[preset] = {
+            "batch_256_vs_64": big / base,
+            "jit_on_vs_off": jit / base,
+            "batch_256_sequences_per_s": big,
+            "jit_sequences_per_s": jit,
+        }
+        print(
+            f"  {preset:17s} batch 256 vs 64: {big / base:.2f}x   jit_compile on vs off: "
+            f"{jit / base:.2f}x",
+            flush=True,
+        )
+    result["cheap_wins"] = wins
+    atomic_write_json(Path(args.out), result)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

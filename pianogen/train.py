@@ -1,0 +1,540 @@
+"""Fit one model preset on one artist: checkpoints, resume, early stopping, test metrics.
+
+A run folder ``out_dir/<artist>/<model name>/`` holds::
+
+    config.json        the RunConfig (a rerun with a different config is refused)
+    vocab.json         the training vocabulary (a rerun whose data gives another is refused)
+    model.keras        the weights with the best validation loss so far
+    history.csv        one row per completed epoch (metrics only: reruns compare byte-equal)
+    metrics.json       test scores of the best model, the baselines, the paper's figures
+    checkpoint/        epoch-NNNN.keras (the last completed epoch, optimizer included)
+                       and state.json (the commit point of every epoch)
+
+Every file is written atomically. ``state.json`` is written last in an epoch, so a process
+killed at any moment resumes from the last epoch it names. Training is deterministic given
+the seed and the data: windows are shuffled per epoch with ``(seed, epoch)`` and dropout
+generators are reseeded per epoch, so a resumed run continues exactly as an uninterrupted
+one would have.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import logging
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pianogen.baselines import baseline_metrics
+from pianogen.config import PAPER_RESULTS, RunConfig
+from pianogen.errors import PianogenError
+from pianogen.io import atomic_path, atomic_write_json, atomic_write_text, read_json
+from pianogen.windows import Prepared, Windows, prepare
+
+if TYPE_CHECKING:
+    import keras
+    import pandas as pd
+    import tensorflow as tf
+
+    from pianogen.vocab import Vocab
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "HISTORY_COLUMNS",
+    "Run",
+    "RunError",
+    "compile_model",
+    "evaluate_windows",
+    "history_frame",
+    "load_keras_model",
+    "load_run",
+    "metrics_table",
+    "run_dir_for",
+    "train",
+    "train_prepared",
+]
+
+HISTORY_COLUMNS = (
+    "epoch",
+    "windows",
+    "loss",
+    "accuracy",
+    "top_5_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "val_top_5_accuracy",
+)
+_METRICS = ("loss", "accuracy", "top_5_accuracy")
+_STATE = "checkpoint/state.json"
+_FRESH_HINT = "use a fresh --out folder, or --force to start this run over"
+
+
+class RunError(PianogenError, ValueError):
+    """A run folder that cannot be used as asked (mismatch, corruption, missing files)."""
+
+
+@dataclass
+class Run:
+    """A trained run, ready for generation and evaluation."""
+
+    config: RunConfig
+    vocab: Vocab
+    model: keras.Model
+    path: Path
+
+
+def run_dir_for(out_dir: Path, run_config: RunConfig) -> Path:
+    """``out_dir/<artist>/<model name>``; window-split runs go to ``out_dir/_window-split/...``.
+
+    The paper's window split gets its own tree (``pianogen.book.WINDOW_SPLIT_DIR``) so the
+    same preset can be trained on both splits side by side and the book tells them apart.
+    """
+    base = Path(out_dir)
+    if run_config.split.kind == "window":
+        from pianogen.book import WINDOW_SPLIT_DIR
+
+        base = base / WINDOW_SPLIT_DIR
+    return base / run_config.artist / run_config.model.name
+
+
+def train(
+    run_config: RunConfig,
+    data_dir: Path,
+    out_dir: Path,
+    *,
+    cache_dir: Path = Path(".cache"),
+    strategy: tf.distribute.Strategy | None = None,
+    progress: bool = True,
+    resume: bool = True,
+) -> Path:
+    """Prepare the artist's data, train ``run_config`` and return the run folder.
+
+    ``resume=True`` continues an interrupted run in the same folder (and returns at once
+    when it already finished); ``resume=False`` deletes the folder's training state and
+    starts over (the CLI's ``--force``). ``strategy`` (a ``tf.distribute.Strategy``) builds
+    and compiles the model inside its scope.
+    """
+    prepared = prepare(run_config, Path(data_dir), Path(cache_dir), progress=progress)
+    return train_prepared(
+        run_config,
+        prepared,
+        run_dir_for(out_dir, run_config),
+        strategy=strategy,
+        progress=progress,
+        resume=resume,
+    )
+
+
+# ----------------------------------------------------------------------------- models
+def compile_model(model: keras.Model, run_config: RunConfig) -> keras.Model:
+    """Optimizer from TrainConfig (Adamax 0.001 by default), sparse CE, accuracy and top-5."""
+    import keras
+
+    tc = run_config.train
+    optimizers = {
+        "adamax": keras.optimizers.Adamax,
+        "adam": keras.optimizers.Adam,
+        "rmsprop": keras.optimizers.RMSprop,
+    }
+    model.compile(
+        optimizer=optimizers[tc.optimizer](learning_rate=tc.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=[
+            "accuracy",
+            keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top_5_accuracy"),
+        ],
+    )
+    return model
+
+
+def load_keras_model(path: Path, *, compile: bool = True) -> keras.Model:
+    """``keras.models.load_model(path, safe_mode=True)`` with a clear error for bad files."""
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"model file {path} is missing; train the run first")
+    try:
+        return keras.models.load_model(path, safe_mode=True, compile=compile)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        raise RunError(
+            f"model file {path} is corrupt or not a Keras model ({type(exc).__name__}: "
+            f"{str(exc)[:200]}); delete the run folder and train again ({_FRESH_HINT})"
+        ) from None
+
+
+def _reseed_dropout(model: keras.Model, seed: int, epoch: int) -> None:
+    """Set every random-generator state of the model from ``(seed, epoch, index)``.
+
+    Keras does not save these states in ``.keras`` files; reseeding per epoch makes dropout
+    masks a function of the epoch, so a resumed run matches an uninterrupted one.
+    """
+    states = [v for v in model.variables if "seed_generator_state" in v.path]
+    entropy = np.random.SeedSequence([int(seed), int(epoch), 0x5EED])
+    values = entropy.generate_state(max(1, len(states)), dtype=np.uint32) % (2**30) + 1
+    for v, value in zip(states, values, strict=False):
+        v.assign(np.array([int(value), 0], dtype=v.dtype))
+
+
+def evaluate_windows(model: keras.Model, windows: Windows, batch_size: int) -> dict[str, float]:
+    """Loss, accuracy, top-5 accuracy, perplexity and token count of ``model`` on windows."""
+    if len(windows) == 0:
+        raise ValueError("cannot evaluate on zero windows")
+    result = model.evaluate(windows.dataset(batch_size), verbose=0, return_dict=True)
+    scores = {name: float(result[name]) for name in _METRICS}
+    scores["perplexity"] = float(np.exp(scores["loss"]))
+    scores["tokens"] = len(windows)
+    return scores
+
+
+# ------------------------------------------------------------------------- run folder
+def _clean_temporaries(run_dir: Path) -> None:
+    """Delete temp files a killed atomic write may have left (``.<name>.*.tmp*``)."""
+    for folder in (run_dir, run_dir / "checkpoint"):
+        if folder.is_dir():
+            for stale in folder.glob(".*.tmp*"):
+                stale.unlink(missing_ok=True)
+
+
+def _drop_stale_checkpoints(run_dir: Path, keep: str) -> None:
+    """Delete checkpoints other than the committed one (a kill can leave the previous one)."""
+    for path in (run_dir / "checkpoint").glob("epoch-*.keras"):
+        if path.name != keep:
+            path.unlink(missing_ok=True)
+
+
+def _reset(run_dir: Path) -> None:
+    """Remove the training state and results of a run folder (``resume=False``)."""
+    for name in ("model.keras", "history.csv", "metrics.json", "config.json", "vocab.json"):
+        (run_dir / name).unlink(missing_ok=True)
+    checkpoint = run_dir / "checkpoint"
+    if checkpoint.is_dir():
+        for item in checkpoint.iterdir():
+            if item.is_file():
+                item.unlink()
+
+
+def _check_folder(run_dir: Path, run_config: RunConfig, prepared: Prepared) -> dict | None:
+    """Refuse a folder from another config or vocabulary; return the saved state, if any."""
+    from pianogen.vocab import Vocab
+
+    config_path, vocab_path = run_dir / "config.json", run_dir / "vocab.json"
+    if config_path.exists():
+        try:
+            saved = RunConfig.load(config_path)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise RunError(f"{config_path} is unreadable ({exc}); {_FRESH_HINT}") from None
+        if saved.to_dict() != run_config.to_dict():
+            changed = _diff(saved.to_dict(), run_config.to_dict())
+            raise RunError(
+                f"{run_dir} holds a run with another configuration (differs in {changed}); "
+                f"{_FRESH_HINT}"
+            )
+    if vocab_path.exists():
+        try:
+            saved_vocab = Vocab.load(vocab_path)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise RunError(f"{vocab_path} is unreadable ({exc}); {_FRESH_HINT}") from None
+        if list(saved_vocab.tokens) != list(prepared.vocab.tokens):
+            raise RunError(
+                f"{run_dir} was trained with another vocabulary ({len(saved_vocab)} tokens, "
+                f"now {len(prepared.vocab)}: the data changed); {_FRESH_HINT}"
+            )
+    state_path = run_dir / _STATE
+    if not state_path.exists():
+        return None
+    try:
+        state = read_json(state_path)
+    except (OSError, ValueError) as exc:
+        raise RunError(f"{state_path} is unreadable ({exc}); {_FRESH_HINT}") from None
+    if state.get("data_hash") != prepared.data_hash:
+        raise RunError(f"{run_dir} was trained on other data (data hash differs); {_FRESH_HINT}")
+    return state
+
+
+def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:
+    keys = sorted(set(a) | set(b))
+    out: list[str] = []
+    for key in keys:
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += _diff(va, vb, f"{prefix}{key}.")
+        elif va != vb:
+            out.append(f"{prefix}{key}")
+    return out
+
+
+def _history_csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(HISTORY_COLUMNS)
+    for row in rows:
+        writer.writerow(
+            [repr(row[c]) if isinstance(row[c], float) else row[c] for c in HISTORY_COLUMNS]
+        )
+    return buffer.getvalue()
+
+
+def _save_model(model: keras.Model, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+
+
+# ----------------------------------------------------------------------------- training
+def _say(message: str, progress: bool) -> None:
+    log.info(message)
+    if progress:
+        print(message, flush=True)
+
+
+def train_prepared(
+    run_config: RunConfig,
+    prepared: Prepared,
+    run_dir: Path,
+    *,
+    strategy: tf.distribute.Strategy | None = None,
+    progress: bool = True,
+    resume: bool = True,
+) -> Path:
+    """Train on already prepared data into ``run_dir`` (see :func:`train`)."""
+    import keras
+
+    tc = run_config.train
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        _reset(run_dir)
+    _clean_temporaries(run_dir)
+    state = _check_folder(run_dir, run_config, prepared)
+    if state and state.get("checkpoint"):
+        _drop_stale_checkpoints(run_dir, state["checkpoint"])
+    if state and state.get("finished") and (run_dir / "metrics.json").exists():
+        _say(f"{run_dir}: already trained ({state['epoch']} epochs); nothing to do", progress)
+        return run_dir
+    run_config.save(run_dir / "config.json")
+    prepared.vocab.save(run_dir / "vocab.json")
+
+    vocab_size = len(prepared.vocab)
+    train_w = prepared.windows("train")
+    val_w = prepared.windows("validation").sample(tc.max_train_windows, [tc.seed, 2])
+    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+    if state is None:
+        state = {
+            "epoch": 0,
+            "best_val_loss": None,
+            "best_epoch": 0,
+            "since_best": 0,
+            "history": [],
+            "timing": [],
+            "checkpoint": None,
+            "finished": False,
+            "data_hash": prepared.data_hash,
+        }
+        keras.utils.set_random_seed(tc.seed)
+        with scope:
+            model = compile_model(_build(run_config, vocab_size, prepared.seq_len), run_config)
+    else:
+        checkpoint = run_dir / "checkpoint" / str(state["checkpoint"])
+        with scope:
+            model = load_keras_model(checkpoint)
+        _say(
+            f"{run_dir}: resuming after epoch {state['epoch']} of {tc.epochs} "
+            f"(best val loss {state['best_val_loss']:.4f} at epoch {state['best_epoch']})",
+            progress,
+        )
+
+    val_ds = val_w.dataset(tc.batch_size)
+    while state["epoch"] < tc.epochs and not _stop_early(state, tc.patience):
+        epoch = state["epoch"]
+        epoch_w = train_w.sample(tc.max_train_windows, [tc.seed, epoch, 1])
+        ds = epoch_w.dataset(tc.batch_size, shuffle=True, seed=tc.seed, epoch=epoch)
+        _reseed_dropout(model, tc.seed, epoch)
+        started = time.perf_counter()
+        fit = model.fit(ds, epochs=1, verbose=0, shuffle=False)
+        train_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        val = model.evaluate(val_ds, verbose=0, return_dict=True)
+        val_seconds = time.perf_counter() - started
+        row: dict[str, Any] = {"epoch": epoch + 1, "windows": len(epoch_w)}
+        row.update({name: float(fit.history[name][-1]) for name in _METRICS})
+        row.update({f"val_{name}": float(val[name]) for name in _METRICS})
+        improved = state["best_val_loss"] is None or row["val_loss"] < state["best_val_loss"]
+        if improved:
+            _save_model(model, run_dir / "model.keras")
+            state.update(best_val_loss=row["val_loss"], best_epoch=epoch + 1, since_best=0)
+        else:
+            state["since_best"] += 1
+        name = f"epoch-{epoch + 1:04d}.keras"
+        _save_model(model, run_dir / "checkpoint" / name)
+        previous = state["checkpoint"]
+        state["history"].append(row)
+        state["timing"].append(
+            {"epoch": epoch + 1, "train_seconds": train_seconds, "val_seconds": val_seconds}
+        )
+        state.update(epoch=epoch + 1, checkpoint=name)
+        atomic_write_text(run_dir / "history.csv", _history_csv(state["history"]))
+        atomic_write_json(run_dir / _STATE, state)  # the commit point of this epoch
+        if previous and previous != name:
+            (run_dir / "checkpoint" / previous).unlink(missing_ok=True)
+        _say(_epoch_line(row, tc.epochs, train_seconds, improved), progress)
+
+    if _stop_early(state, tc.patience) and state["epoch"] < tc.epochs:
+        _say(f"early stopping: no val loss improvement for {tc.patience} epochs", progress)
+    best_in_memory = state["best_epoch"] == state["epoch"] and state["history"]
+    _finish(run_config, prepared, run_dir, state, progress, model if best_in_memory else None)
+    return run_dir
+
+
+def _build(run_config: RunConfig, vocab_size: int, seq_len: int) -> keras.Model:
+    from pianogen.models import build_model
+
+    return build_model(run_config.model, vocab_size, seq_len)
+
+
+def _stop_early(state: dict, patience: int) -> bool:
+    return patience > 0 and state["since_best"] >= patience
+
+
+def _epoch_line(row: dict, epochs: int, seconds: float, improved: bool) -> str:
+    return (
+        f"epoch {row['epoch']}/{epochs}: loss {row['loss']:.4f} acc {row['accuracy']:.3f} "
+        f"top5 {row['top_5_accuracy']:.3f} | val loss {row['val_loss']:.4f} "
+        f"acc {row['val_accuracy']:.3f} top5 {row['val_top_5_accuracy']:.3f} | "
+        f"{seconds:.1f} s, {row['windows'] / max(seconds, 1e-9):.0f} seq/s"
+        + ("  * best" if improved else "")
+    )
+
+
+def _finish(
+    run_config: RunConfig,
+    prepared: Prepared,
+    run_dir: Path,
+    state: dict,
+    progress: bool,
+    model: keras.Model | None = None,
+) -> None:
+    """Score the best model on the test windows beside the baselines; write metrics.json.
+
+    ``model`` is the in-memory model when its weights are the best ones (saves a reload).
+    """
+    tc = run_config.train
+    if model is None:
+        model = load_keras_model(run_dir / "model.keras")
+    train_w, test_w = prepared.windows("train"), prepared.windows("test")
+    vocab_size = len(prepared.vocab)
+    scores = evaluate_windows(model, test_w, tc.batch_size)
+    train_seconds = sum(t["train_seconds"] for t in state["timing"])
+    trained = sum(row["windows"] for row in state["history"])
+    metrics = {
+        "artist": run_config.artist,
+        "preset": run_config.model.name,
+        "cell": run_config.model.cell,
+        "split": prepared.kind,
+        "model": scores,
+        "baselines": baseline_metrics(train_w, test_w, vocab_size),
+        "paper": PAPER_RESULTS[run_config.model.cell],
+        "epochs": state["epoch"],
+        "best_epoch": state["best_epoch"],
+        "best_val_loss": state["best_val_loss"],
+        "stopped_early": state["epoch"] < tc.epochs,
+        "train_seconds": train_seconds,
+        "sequences_per_s": trained / train_seconds if train_seconds > 0 else None,
+        "sequences_per_s_median": _median_rate(state),
+        "parameters": int(model.count_params()),
+        "vocab_size": vocab_size,
+        "windows": prepared.counts(),
+        "pieces": {name: len(seqs) for name, seqs in prepared.splits.items()},
+        "skipped": len(prepared.skipped),
+        "data_hash": prepared.data_hash,
+    }
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    state["finished"] = True
+    atomic_write_json(run_dir / _STATE, state)
+    _say(
+        f"test: loss {scores['loss']:.4f}, accuracy {scores['accuracy']:.3f}, top-5 "
+        f"{scores['top_5_accuracy']:.3f} on {scores['tokens']} windows "
+        f"(n-gram {metrics['baselines']['ngram']['accuracy']:.3f}); {run_dir}",
+        progress,
+    )
+
+
+def _median_rate(state: dict) -> float | None:
+    """Median per-epoch training rate (windows/s): robust to the first epoch's tracing."""
+    rates = [
+        row["windows"] / t["train_seconds"]
+        for row, t in zip(state["history"], state["timing"], strict=True)
+        if t["train_seconds"] > 0
+    ]
+    return float(np.median(rates)) if rates else None
+
+
+# ------------------------------------------------------------------------------ results
+def load_run(run_dir: Path) -> Run:
+    """A finished (or in-progress) run's config, vocabulary and best model."""
+    from pianogen.vocab import Vocab
+
+    run_dir = Path(run_dir)
+    for name in ("config.json", "vocab.json", "model.keras"):
+        if not (run_dir / name).is_file():
+            raise RunError(f"{run_dir} is not a trained run folder ({name} is missing)")
+    try:
+        config = RunConfig.load(run_dir / "config.json")
+        vocab = Vocab.load(run_dir / "vocab.json")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RunError(f"{run_dir}: config.json or vocab.json is unreadable ({exc})") from None
+    model = load_keras_model(run_dir / "model.keras")
+    outputs = int(model.output_shape[-1])
+    if outputs != len(vocab):
+        raise RunError(
+            f"{run_dir}: model.keras predicts {outputs} tokens but vocab.json has {len(vocab)}; "
+            f"{_FRESH_HINT}"
+        )
+    return Run(config=config, vocab=vocab, model=model, path=run_dir)
+
+
+def history_frame(run_dir: Path) -> pd.DataFrame:
+    """``history.csv`` in long form: epoch, metric, split ("train"/"validation"), value."""
+    import pandas as pd
+
+    path = Path(run_dir) / "history.csv"
+    if not path.is_file():
+        raise RunError(f"{path} is missing; train the run first")
+    wide = pd.read_csv(path)
+    rows = []
+    for name in _METRICS:
+        for split, column in (("train", name), ("validation", f"val_{name}")):
+            part = wide[["epoch", column]].rename(columns={column: "value"})
+            rows.append(part.assign(metric=name, split=split))
+    return pd.concat(rows, ignore_index=True)[["epoch", "metric", "split", "value"]]
+
+
+def metrics_table(run_dir: Path) -> pd.DataFrame:
+    """Test scores of the model, the three baselines and the paper's quoted figures."""
+    import pandas as pd
+
+    path = Path(run_dir) / "metrics.json"
+    try:
+        metrics = read_json(path)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunError(f"{path} is missing or unreadable ({exc}); train the run first") from None
+    columns = ["loss", "accuracy", "top_5_accuracy", "perplexity", "tokens"]
+    rows = [{"predictor": f"{metrics['preset']} (ours)", **metrics["model"]}]
+    labels = {
+        "majority": "majority token",
+        "unigram": "unigram sampling (expected)",
+        "ngram": f"{metrics['baselines']['ngram'].get('order', 3)}-gram",
+    }
+    for key, label in labels.items():
+        rows.append({"predictor": label, **metrics["baselines"][key]})
+    paper = metrics["paper"]
+    rows.append({"predictor": f"paper's {metrics['cell'].upper()} (quoted)", **paper})
+    table = pd.DataFrame(rows).set_index("predictor")
+    return table.reindex(columns=columns)
