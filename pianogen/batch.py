@@ -212,7 +212,8 @@ def execute_notebook(
     only when every cell succeeded; on failure the partial notebook is left at the temporary
     name (returned in the exception's ``partial`` attribute) and ``output`` is untouched. The
     kernel starts in ``cwd`` (default: ``output``'s folder), set per kernel rather than with
-    a process-wide ``chdir``, so threads (Dask) cannot race on the working directory.
+    a process-wide ``chdir``, so notebooks run from threads cannot race on the working
+    directory.
     """
     import papermill
 
@@ -365,9 +366,9 @@ def _run_locked(spec: dict[str, Any], out_dir: Path, result: ArtistResult) -> No
         except Exception as exc:  # noqa: BLE001 - isolation: any failure stays with its task
             state[task.name] = "failed"
             result.failed.append(task.name)
-            result.error = result.error or f"{task.name}: {_error_line(exc)}"
-            log.error("batch: %s: %s FAILED after %.1f s: %s", artist, task.name,
-                      time.monotonic() - began, _error_line(exc))  # fmt: skip
+            line, seconds = _error_line(exc), time.monotonic() - began
+            result.error = result.error or f"{task.name}: {line}"
+            log.error("batch: %s: %s FAILED after %.1f s: %s", artist, task.name, seconds, line)
             output.unlink(missing_ok=True)
             partial = getattr(exc, "partial", None)
             if partial is not None and Path(partial).is_file():
