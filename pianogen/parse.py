@@ -1,0 +1,570 @@
+"""MIDI file -> :class:`~pianogen.notes.Piece`, with two engines that give the same notes.
+
+``"music21"`` is the reference: the paper read MIDI with ``music21.converter.parse``, which
+groups near-simultaneous notes into chords, snaps times to the sixteenth/triplet grid
+(``quantize(quarterLengthDivisors=(4, 3))``) and splits notes at barlines with ties (joined
+again here). It costs ~2 s per piano-midi.de file.
+
+``"fast"`` reads the file with symusic (compiled, sub-millisecond) and then redoes what
+music21's MIDI import does (``midi/translate.py`` and ``Stream.quantize`` in music21 10.5),
+in the same order and with the same float tie-breaks (see :func:`_track_notes`):
+
+1. note-on/off pairing: a note-on ends at the *next* note-off of its pitch (music21 pairs
+   backwards without popping), so overlapping re-strikes end together;
+2. chord grouping: a note gathers the later notes that start less than a sixteenth after
+   it and end within a sixteenth of it; the group sits at its first note's onset and
+   lasts as long as its *last* member (music21's own quirk);
+3. offsets snap to the nearer of the sixteenth and triplet grids (a tie goes to the
+   sixteenth, an exact half-sixteenth rounds down);
+4. durations snap with music21's look-ahead: a grid whose unit divides the gap to the next
+   quantized onset wins, and a note never quantizes to length 0.
+
+Both engines then share the post-processing: the piano part(s) by GM program (0-7, never
+drums; all pitched parts when none is a piano), zero-length (grace) notes dropped, notes
+with the same onset and pitch merged (longest duration, loudest velocity), the first tempo
+(absurd tempi replaced by the default and noted in ``meta``), and :class:`BadMidi` with one
+short reason for every file that cannot become a piece.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pianogen.errors import PianogenError
+from pianogen.notes import DEFAULT_QPM, TICKS_PER_QUARTER, Note, Piece
+
+# Bump whenever a parsing result can change: it is part of every cache key.
+PARSER_VERSION = "1"
+ENGINES = ("fast", "music21")
+PIANO_PROGRAMS = range(8)  # GM 1-8: acoustic grand ... clavinet
+MIN_QPM, MAX_QPM = 10.0, 1000.0  # tempi outside this range are treated as broken
+DEFAULT_MAX_NOTES = 200_000  # == TokenConfig.max_notes_per_file
+
+__all__ = [
+    "DEFAULT_MAX_NOTES",
+    "ENGINES",
+    "PARSER_VERSION",
+    "PIANO_PROGRAMS",
+    "BadMidi",
+    "parse_bytes",
+    "parse_midi",
+]
+
+RawNote = tuple[int, int, int, int]  # (onset, duration, pitch, velocity), 12 ticks/quarter
+# a piece of a note split by ties: RawNote + tie type ("start"/"continue"/"stop"/"") + origin
+TiedPiece = tuple[int, int, int, int, str, object]
+
+
+class BadMidi(PianogenError, ValueError):
+    """A file that cannot become a piece; ``reason`` is one short human sentence."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# ------------------------------------------------------------------------- public API
+def parse_midi(
+    path: Path | str,
+    engine: str = "fast",
+    *,
+    max_notes: int = DEFAULT_MAX_NOTES,
+    name: str | None = None,
+) -> Piece:
+    """Parse one MIDI file into a :class:`Piece` (its name defaults to the file stem).
+
+    Raises :class:`BadMidi` for anything that is not a usable MIDI file: unreadable, empty,
+    not MIDI, corrupt or truncated, format 2, percussion only, no notes, too many notes.
+    """
+    path = Path(path)
+    if engine not in ENGINES:
+        raise ValueError(f"unknown parse engine {engine!r}; choose one of {list(ENGINES)}")
+    try:
+        data = path.read_bytes()
+    except PermissionError:
+        raise BadMidi("unreadable (permission denied)") from None
+    except IsADirectoryError:
+        raise BadMidi("a folder, not a file") from None
+    except FileNotFoundError:
+        raise BadMidi("file not found") from None
+    except OSError as exc:
+        raise BadMidi(f"unreadable ({exc.strerror or type(exc).__name__})") from None
+    return parse_bytes(data, engine, max_notes=max_notes, name=name or path.stem, source=path)
+
+
+def parse_bytes(
+    data: bytes,
+    engine: str = "fast",
+    *,
+    max_notes: int = DEFAULT_MAX_NOTES,
+    name: str = "piece",
+    source: Path | str = "",
+) -> Piece:
+    """Parse the bytes of a MIDI file (see :func:`parse_midi`)."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown parse engine {engine!r}; choose one of {list(ENGINES)}")
+    header = _check_header(data)
+    if engine == "fast":
+        parts, qpm, meta = _parse_fast(data, header, max_notes)
+    else:
+        parts, qpm, meta = _parse_music21(data, max_notes)
+    return _finish(parts, qpm, meta, engine=engine, name=name, source=str(source))
+
+
+# ----------------------------------------------------------------------- shared steps
+def _check_header(data: bytes) -> dict:
+    """Cheap checks both engines share, so they reject the same files for the same reason."""
+    if not data:
+        raise BadMidi("empty file (0 bytes)")
+    if not data.startswith(b"MThd"):
+        raise BadMidi("not a MIDI file (no MThd header)")
+    if len(data) < 14:
+        raise BadMidi("truncated MIDI header")
+    length, fmt, ntracks, division = struct.unpack(">IHHh", data[4:14])
+    if length < 6:
+        raise BadMidi("corrupt MIDI header")
+    if fmt not in (0, 1):
+        raise BadMidi(f"MIDI format {fmt} is not supported (only formats 0 and 1)")
+    if division <= 0:
+        raise BadMidi("SMPTE (frame-based) timing is not supported")
+    if ntracks == 0:
+        raise BadMidi("no tracks")
+    # Walk the chunks: music21 reads a truncated file as far as it goes, symusic refuses it;
+    # both engines refuse it here, for the same reason.
+    pos, found = 8 + length, 0
+    while pos + 8 <= len(data) and found < ntracks:
+        size = struct.unpack(">I", data[pos + 4 : pos + 8])[0]
+        if pos + 8 + size > len(data):
+            raise BadMidi("truncated or corrupt MIDI data (a chunk runs past the end of the file)")
+        found += data[pos : pos + 4] == b"MTrk"
+        pos += 8 + size
+    if found < ntracks:
+        raise BadMidi(f"truncated MIDI file ({found} of {ntracks} tracks present)")
+    return {"format": fmt, "tracks": ntracks, "tpq": division}
+
+
+def _sane_qpm(qpm: float | None, meta: dict) -> float:
+    """The first tempo, or the default when there is none or it is absurd (noted in meta)."""
+    if qpm is None:
+        return DEFAULT_QPM
+    if not MIN_QPM <= qpm <= MAX_QPM:
+        meta["qpm_clamped_from"] = qpm
+        return DEFAULT_QPM
+    return float(qpm)
+
+
+@dataclass
+class _Part:
+    """One instrument part as an engine read it: rows (onset, duration, pitch, velocity)
+    on the 12-tick grid (empty for drum parts, which are only counted)."""
+
+    name: str
+    program: int
+    drum: bool
+    count: int
+    notes: np.ndarray
+
+    def label(self) -> str:
+        kind = "drums" if self.drum else f"program {self.program}"
+        return f"{self.name.strip() or 'track'} ({kind})"
+
+
+def _rows(notes: Sequence[RawNote]) -> np.ndarray:
+    return np.asarray(notes, dtype=np.int64).reshape(-1, 4)
+
+
+def _select_parts(parts: list[_Part], meta: dict) -> list[_Part]:
+    """Piano parts by GM program; all pitched parts when none is a piano; never drums."""
+    pitched = [p for p in parts if not p.drum and p.count]
+    drums = [p for p in parts if p.drum and p.count]
+    if not pitched:
+        raise BadMidi("percussion only (channel 10)" if drums else "no notes")
+    chosen = [p for p in pitched if p.program in PIANO_PROGRAMS] or pitched
+    meta["parts"] = [p.label() for p in chosen]
+    left_out = [p.label() for p in pitched + drums if not any(p is c for c in chosen)]
+    if left_out:
+        meta["parts_left_out"] = left_out
+    return chosen
+
+
+def _finish(
+    parts: list[_Part], qpm: float, meta: dict, *, engine: str, name: str, source: str
+) -> Piece:
+    chosen = _select_parts(parts, meta)
+    rows = np.concatenate([p.notes for p in chosen])
+    keep = rows[:, 1] > 0
+    zero = int(len(rows) - keep.sum())
+    rows = rows[keep]
+    if not len(rows):
+        raise BadMidi("no notes (only zero-length notes)" if zero else "no notes")
+    # Merge notes with the same onset and pitch: the longest duration, the loudest velocity.
+    rows = rows[np.lexsort((rows[:, 2], rows[:, 0]))]
+    new = np.ones(len(rows), dtype=bool)
+    new[1:] = (rows[1:, 0] != rows[:-1, 0]) | (rows[1:, 2] != rows[:-1, 2])
+    firsts = np.flatnonzero(new)
+    onset, pitch = rows[firsts, 0], rows[firsts, 2]
+    duration = np.maximum.reduceat(rows[:, 1], firsts)
+    velocity = np.clip(np.maximum.reduceat(rows[:, 3], firsts), 0, 127)
+    order = np.lexsort((velocity, pitch, duration, onset))  # Note's own order: one-pass sort
+    notes = tuple(map(Note, *(a[order].tolist() for a in (onset, duration, pitch, velocity))))
+    dropped = {}
+    if zero:
+        dropped["zero_length"] = zero
+    if len(rows) > len(notes):
+        dropped["duplicates_merged"] = len(rows) - len(notes)
+    meta = {"engine": engine, **meta, "notes": len(notes)}
+    if dropped:
+        meta["notes_dropped"] = dropped
+    return Piece(name=name, notes=notes, qpm=qpm, source=source, meta=meta)
+
+
+# ------------------------------------------------------------------- fast (symusic)
+def _parse_fast(data: bytes, header: dict, max_notes: int) -> tuple[list[_Part], float, dict]:
+    import symusic
+
+    try:
+        score = symusic.Score.from_midi(data)
+    except (RuntimeError, ValueError) as exc:  # symusic's MiniMidi raises RuntimeError
+        raise BadMidi(_symusic_reason(str(exc))) from None
+    tpq = int(score.ticks_per_quarter)
+    count = sum(len(t.notes) for t in score.tracks)
+    if count > max_notes:
+        raise BadMidi(f"too many notes ({count} > {max_notes})")
+    meta: dict = {"tpq": tpq}
+    qpm = None
+    if len(score.tempos):
+        tempos = score.tempos.numpy()
+        mspq = int(tempos["mspq"][int(np.argmin(tempos["time"]))])  # earliest, first written
+        qpm = round(60_000_000 / mspq, 2) if mspq > 0 else None  # as music21 reads it
+    qpm = _sane_qpm(qpm, meta)
+    # In a format-0 file the tempo/meter/key events share the notes' track, and music21's
+    # duration look-ahead sees them (format 1 keeps them in the conductor track).
+    extra: list[int] = []
+    if header["format"] == 0:
+        for events in (score.tempos, score.time_signatures, score.key_signatures):
+            extra += [int(e.time) for e in events]
+    parts = []
+    for track in score.tracks:
+        count = len(track.notes)
+        if not count:
+            continue
+        drum = bool(track.is_drum)
+        rows = _rows(()) if drum else _track_notes(track.notes.numpy(), tpq, extra)
+        parts.append(_Part(str(track.name), int(track.program), drum, count, rows))
+    return parts, qpm, meta
+
+
+def _symusic_reason(message: str) -> str:
+    text = message.lower()
+    if "mthd" in text or "less than 14" in text:
+        return "not a MIDI file (bad header)"
+    if "chunk length" in text or "end of" in text or "out of range" in text:
+        return "corrupt or truncated MIDI data"
+    detail = message.split(":")[-1].strip() if ":" in message else message
+    return f"corrupt MIDI data ({detail[:80]})" if detail else "corrupt MIDI data"
+
+
+_DURATION_CACHE: dict[tuple[int, int, int], int] = {}
+
+
+def _track_notes(arrays: dict, tpq: int, extra_ticks: Sequence[int] = ()) -> np.ndarray:
+    """One symusic track -> note rows on the 12-tick grid, as music21 would import it."""
+    on = arrays["time"].astype(np.int64)
+    off = on + arrays["duration"].astype(np.int64)
+    pitch = arrays["pitch"].astype(np.int64) & 0x7F
+    velocity = arrays["velocity"].astype(np.int64) & 0x7F
+    order = np.argsort(on, kind="stable")  # note-on order, ties in file order
+    on, off, pitch, velocity = on[order], off[order], pitch[order], velocity[order]
+    off = _music21_note_offs(on, off, pitch)
+    firsts, lasts, members, sizes = _group_chords(on, off, tpq / 4)
+    q_on = _quantize_offsets(on[firsts], tpq)
+    # music21 looks ahead to the next element (note, chord or same-track meta event) whose
+    # quantized offset is later than this one's; offsets are monotone, so: the next larger.
+    q_all = np.unique(np.concatenate([q_on, _quantize_offsets(np.asarray(extra_ticks), tpq)]))
+    k = np.searchsorted(q_all, q_on, side="right")
+    gaps = np.where(k < len(q_all), q_all[np.minimum(k, len(q_all) - 1)] - q_on, -1)
+    lengths = off[lasts] - on[lasts]
+    cache = _DURATION_CACHE
+    if len(cache) > 500_000:
+        cache.clear()
+    q_len = []
+    for length, gap in zip(lengths.tolist(), gaps.tolist(), strict=True):
+        key = (length, tpq, gap)
+        value = cache.get(key)
+        if value is None:
+            # music21 turns a zero-length note into a grace note, which keeps length 0
+            value = cache[key] = _quantize_duration(length, tpq, gap) if length else 0
+        q_len.append(value)
+    rows = np.empty((len(members), 4), dtype=np.int64)
+    rows[:, 0] = np.repeat(q_on, sizes)
+    rows[:, 1] = np.repeat(np.asarray(q_len, dtype=np.int64), sizes)
+    rows[:, 2] = pitch[members]
+    rows[:, 3] = velocity[members]
+    return rows
+
+
+def _music21_note_offs(on: np.ndarray, off: np.ndarray, pitch: np.ndarray) -> np.ndarray:
+    """music21 ends a note at the first note-off of its pitch after its note-on.
+
+    symusic pairs overlapping same-pitch notes first-in-first-out; music21 walks the events
+    backwards without popping, so each note-on takes the *next* note-off. Only notes that
+    overlap a note of the same pitch change. (Every note-on symusic kept has a note-off at
+    or after it, so the search always finds one.)
+    """
+    big = np.int64(1) << 40
+    off_keys = np.sort(pitch * big + off)
+    idx = np.searchsorted(off_keys, pitch * big + on, side="right")
+    nxt = off_keys[np.minimum(idx, len(off_keys) - 1)] - pitch * big
+    # A zero-length note had its note-off right after its note-on (same tick): music21
+    # pairs them too and keeps it as a zero-length grace note.
+    return np.where(off == on, on, nxt)
+
+
+def _group_chords(
+    on: np.ndarray, off: np.ndarray, tol: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """music21's chord gathering (``midiTrackToStream``), the same in behaviour.
+
+    A note gathers each later note that starts less than ``tol`` (a sixteenth) after it and
+    ends within ``tol`` of it. The group sits at its first note's onset but takes the
+    length of its *last* member, and the scan does not skip notes already gathered (both
+    as in music21 10.5). Returns each group's first and last note index, all member
+    indices group by group, and the group sizes.
+    """
+    n = len(on)
+    # A group never spans a gap >= tol between consecutive onsets, so only runs of close
+    # onsets need the loop; an isolated note is a group of one.
+    close = np.diff(on) < tol
+    lone = np.ones(n, dtype=bool)
+    lone[:-1] &= ~close
+    lone[1:] &= ~close
+    if lone.all():
+        idx = np.arange(n)
+        return idx, idx, idx, np.ones(n, dtype=np.int64)
+    off_l = off.tolist()
+    window = np.searchsorted(on, on + tol, side="left").tolist()  # first j: on[j] >= on[i]+tol
+    gathered = lone.tolist()
+    groups: list[list[int]] = [[i] for i in np.flatnonzero(lone).tolist()]
+    for i in np.flatnonzero(~lone).tolist():
+        if gathered[i]:
+            continue
+        end, stop = off_l[i], window[i]
+        if stop - i > 64:  # a huge cluster (thousands of simultaneous notes): vectorized
+            found = (np.flatnonzero(np.abs(off[i + 1 : stop] - end) <= tol) + i + 1).tolist()
+        else:
+            found = [j for j in range(i + 1, stop) if abs(off_l[j] - end) <= tol]
+        for j in found:
+            gathered[j] = True
+        groups.append([i, *found])
+    firsts = np.fromiter((g[0] for g in groups), dtype=np.int64, count=len(groups))
+    lasts = np.fromiter((g[-1] for g in groups), dtype=np.int64, count=len(groups))
+    sizes = np.fromiter((len(g) for g in groups), dtype=np.int64, count=len(groups))
+    members = np.fromiter((j for g in groups for j in g), dtype=np.int64, count=int(sizes.sum()))
+    return firsts, lasts, members, sizes
+
+
+# ---------------------------------------------------------- music21's quantization
+_UNITS = (0.25, 1 / 3)  # music21's grid units: 1 / divisor for the divisors (4, 3)
+
+
+def _quantize_offsets(ticks: np.ndarray, tpq: int) -> np.ndarray:
+    """music21 ``quantize`` of offsets, in exact integers (result: 12 ticks per quarter).
+
+    The nearest point of the sixteenth or the triplet grid; a tie between the grids goes
+    to the sixteenth, and a point exactly between two sixteenths goes down. The tests check
+    it against music21's float arithmetic tick by tick.
+    """
+    x = 12 * np.asarray(ticks, dtype=np.int64)
+    s_step, t_step = 3 * tpq, 4 * tpq
+    s_low = (x // s_step) * s_step
+    s_rest = x - s_low
+    s_up = 2 * s_rest > s_step
+    s_err = np.where(s_up, s_step - s_rest, s_rest)
+    t_low = (x // t_step) * t_step
+    t_rest = x - t_low
+    t_up = 2 * t_rest > t_step
+    t_err = np.where(t_up, t_step - t_rest, t_rest)
+    best = np.where(
+        s_err <= t_err, np.where(s_up, s_low + s_step, s_low), np.where(t_up, t_low + t_step, t_low)
+    )
+    return best // tpq
+
+
+def _nearest_multiple(n: float, unit: float) -> tuple[float, float]:
+    """``music21.common.nearestMultiple``: (match, error rounded to 7 places)."""
+    mult = math.floor(n / unit)
+    low = unit * mult
+    high = unit * (mult + 1)
+    if low <= n <= low + unit / 2.0:
+        return low, round(n - low, 7)
+    return high, round(high - n, 7)
+
+
+def _quantize_duration(length: int, tpq: int, gap12: int) -> int:
+    """music21 ``quantize`` of a note's duration (zero not allowed) with its look-ahead.
+
+    ``gap12`` is the distance (12 ticks per quarter) from the note's quantized onset to the
+    next later quantized onset in its track, or -1 if there is none. A grid whose unit
+    divides the gap (tested in floats, as music21 does, so ``1.0 % (1/3) != 0``) leaves no
+    gap and wins; otherwise the grid leaving the smaller gap, then the smaller error, then
+    the sixteenth. music21 computes the gap as a float difference snapped by ``opFrac``,
+    which is exactly ``gap12 / 12`` correctly rounded.
+    """
+    target = length / tpq
+    gap = gap12 / TICKS_PER_QUARTER if gap12 >= 0 else 0.0
+    best: tuple[float, float, float, float] | None = None
+    for unit in _UNITS:
+        match, error = _nearest_multiple(target, unit)
+        if match == 0.0:
+            match = unit
+            error = abs(round(target - match, 7))
+        remaining = 0.0 if gap % unit == 0 else max(gap - match, 0.0)
+        candidate = (remaining, error, unit, match)
+        if best is None or candidate < best:
+            best = candidate
+    assert best is not None
+    return round(best[3] * TICKS_PER_QUARTER)
+
+
+# ---------------------------------------------------------------- music21 reference
+def _music21_errors() -> tuple[type[BaseException], ...]:
+    """What music21's MIDI reader raises on bad bytes (seen on broken and fuzzed files)."""
+    from music21 import exceptions21
+
+    return (
+        exceptions21.Music21Exception,  # MidiException, StreamException, ...
+        IndexError,
+        KeyError,
+        ValueError,
+        TypeError,
+        struct.error,
+        UnicodeDecodeError,
+        ZeroDivisionError,
+        OverflowError,
+        EOFError,
+    )
+
+
+def _parse_music21(data: bytes, max_notes: int) -> tuple[list[_Part], float, dict]:
+    from music21 import chord, converter, instrument, note, percussion, tempo
+
+    count = _count_notes(data)
+    if count is not None and count > max_notes:
+        raise BadMidi(f"too many notes ({count} > {max_notes})")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TranslateWarning for unknown instrument names
+        try:
+            # forceSource: never music21's own pickle cache (we keep a JSON one).
+            score = converter.parse(data, format="midi", forceSource=True)
+        except _music21_errors() as exc:
+            raise BadMidi(f"music21 could not read it ({type(exc).__name__})") from None
+    meta: dict = {}
+    marks = sorted(
+        score.flatten().getElementsByClass(tempo.MetronomeMark),
+        key=lambda m: m.getOffsetInHierarchy(score),
+    )
+    qpm = _sane_qpm(float(marks[0].number) if marks and marks[0].number else None, meta)
+    parts = []
+    for part in score.parts:
+        inst = part.recurse().getElementsByClass(instrument.Instrument).first()
+        program = inst.midiProgram if inst is not None and inst.midiProgram is not None else 0
+        pieces: list[TiedPiece] = []
+        drum_notes = 0
+        for offset, el in _absolute_notes(part, meta):
+            if isinstance(el, note.Unpitched | percussion.PercussionChord):
+                drum_notes += 1
+                continue
+            onset = _ticks(offset)
+            duration = _ticks(el.quarterLength)
+            # makeTies copies the editorial: a continuation still knows its note's MIDI tick
+            origin = el.editorial.get("midiTickStart")
+            for n in el.notes if isinstance(el, chord.Chord) else (el,):
+                tie = n.tie if n.tie is not None else el.tie
+                velocity = n.volume.velocity if n.volume.velocity is not None else 64
+                kind = tie.type if tie is not None else ""
+                pieces.append((onset, duration, int(n.pitch.midi), int(velocity), kind, origin))
+        notes = _join_ties(pieces)
+        if notes or drum_notes:
+            drum = not notes
+            count = drum_notes if drum else len(notes)
+            parts.append(_Part(str(part.partName or ""), int(program), drum, count, _rows(notes)))
+    return parts, qpm, meta
+
+
+def _absolute_notes(part, meta: dict) -> list[tuple[float, object]]:
+    """Every note/chord of a music21 part with its offset from the start of the piece.
+
+    Offsets are counted from each measure's *nominal* start (the sum of the bar lengths
+    before it), not from ``Measure.offset``: when a part needs voices, music21 10.5's
+    ``makeMeasures``/``makeTies`` can leave a measure overfull (e.g. 3.5 quarters in 3/4),
+    which shifts every later measure of that hand -- and everything in them -- by the
+    overflow. The notes inside each measure are right; only the measure offsets drift.
+    """
+    from music21 import stream
+
+    measures = list(part.getElementsByClass(stream.Measure))
+    if not measures:
+        return [(float(el.offset), el) for el in part.flatten().notes]
+    out = []
+    start = 0.0
+    drifted = 0
+    for measure in measures:
+        if abs(float(measure.offset) - start) > 1e-6:
+            drifted += 1
+        for el in measure.recurse().notes:
+            out.append((start + float(el.getOffsetInHierarchy(measure)), el))
+        start += float(measure.barDuration.quarterLength)
+    if drifted:
+        meta["measures_realigned"] = meta.get("measures_realigned", 0) + drifted
+    return out
+
+
+def _join_ties(pieces: list[TiedPiece]) -> list[RawNote]:
+    """Undo barline ties: a piece marked ``stop``/``continue`` extends the piece of the same
+    pitch and origin marked ``start``/``continue`` that ends exactly where it begins.
+
+    ``origin`` tells overlapping same-pitch notes apart (their pieces would otherwise be
+    ambiguous); ``None`` when unknown. music21's own ``stripTies`` joins the wrong pieces
+    when they sit in different voices.
+    """
+    pieces.sort(key=lambda p: p[0])
+    notes: list[list[int]] = []
+    # (pitch, end tick, origin) -> notes waiting for their continuation (a chord may hold
+    # the same pitch twice, each copy tied on its own)
+    open_ties: dict[tuple, list[list[int]]] = {}
+    for onset, duration, pitch, velocity, kind, origin in pieces:
+        current = None
+        if kind in ("stop", "continue"):
+            waiting = open_ties.get((pitch, onset, origin))
+            if waiting:
+                current = waiting.pop(0)
+        if current is None:
+            current = [onset, duration, pitch, velocity]
+            notes.append(current)
+        else:
+            current[1] += duration
+        if kind in ("start", "continue"):
+            open_ties.setdefault((pitch, current[0] + current[1], origin), []).append(current)
+    return [(a, b, c, d) for a, b, c, d in notes]
+
+
+def _ticks(quarter_length: float) -> int:
+    return round(float(quarter_length) * TICKS_PER_QUARTER)
+
+
+def _count_notes(data: bytes) -> int | None:
+    """The note count via symusic (fast), to refuse huge files before music21 spends
+    minutes on them; ``None`` if symusic cannot read the file (music21 then decides)."""
+    import symusic
+
+    try:
+        return int(symusic.Score.from_midi(data).note_num())
+    except (RuntimeError, ValueError):
+        return None
