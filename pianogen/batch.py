@@ -34,7 +34,6 @@ import re
 import subprocess
 import sys
 import time
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -46,6 +45,7 @@ from typing import Any
 from pianogen import __version__
 from pianogen.config import Profile, TokenConfig
 from pianogen.config import profile as get_profile
+from pianogen.data import validate_artist_name
 from pianogen.errors import PianogenError
 from pianogen.io import atomic_write_json, read_json, sha256_file
 
@@ -72,30 +72,6 @@ class BatchError(PianogenError, ValueError):
 
 
 # --------------------------------------------------------------------------- names, hashes
-def _local_validate_artist_name(name: str) -> str:
-    """Fallback used only while ``pianogen.data`` does not exist yet (same contract)."""
-    if not isinstance(name, str) or not name:
-        raise ValueError("artist name must be a non-empty string")
-    bad = [c for c in name if unicodedata.category(c).startswith("C")]
-    if bad or ".." in name or "/" in name or "\\" in name or len(name) > 100:
-        raise ValueError(f"unsafe artist name {name!r}: no control characters, '..', slashes")
-    if not re.fullmatch(r"[^\W_][\w .,+-]*", name):
-        raise ValueError(
-            f"unsafe artist name {name!r}: use letters, digits, spaces and . , + - _ "
-            "(not first); rename the folder"
-        )
-    return name
-
-
-def validate_artist_name(name: str) -> str:
-    """``pianogen.data.validate_artist_name`` (ValueError on path tricks / unsafe names)."""
-    try:
-        from pianogen.data import validate_artist_name as validate
-    except ImportError:
-        validate = _local_validate_artist_name
-    return validate(name)
-
-
 def artist_data_hash(data_dir: Path, artist: str) -> tuple[str, int]:
     """sha256 over the artist's MIDI files' relative paths and bytes; and the file count."""
     folder = Path(data_dir) / artist

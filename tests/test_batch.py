@@ -110,7 +110,6 @@ def dirs(tmp_path: Path, notebooks: Path) -> dict:
 @pytest.mark.parametrize("name", ["chopin", "Bach J.S", "debussy-2", "Mozart, W.A.", "Dvořák"])
 def test_valid_artist_names(name):
     assert batch.validate_artist_name(name) == name
-    assert batch._local_validate_artist_name(name) == name
 
 
 @pytest.mark.parametrize(
@@ -120,8 +119,6 @@ def test_valid_artist_names(name):
 def test_unsafe_artist_names_rejected(name):
     with pytest.raises(ValueError):
         batch.validate_artist_name(name)
-    with pytest.raises(ValueError):
-        batch._local_validate_artist_name(name)
 
 
 def test_artist_data_hash(tmp_path):
