@@ -70,6 +70,7 @@ def atomic_path(path: Path):
     try:
         yield tmp_path
         with tmp_path.open("rb+") as handle:
+            _publish_mode(handle.fileno())
             os.fsync(handle.fileno())
         tmp_path.replace(path)
     finally:
