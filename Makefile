@@ -42,9 +42,13 @@ $(DATA_DIR)/MANIFEST.json: | $(STAMP)
 data: $(STAMP)
 	@if [ "$(DATA_DIR)" = "data/midi" ]; then $(MAKE) --no-print-directory data/midi/MANIFEST.json; fi
 
+# The book is built from every artist that succeeded even when one failed; the batch's
+# failure still makes `make book` exit non-zero after the build, with its summary printed.
 book: $(STAMP) sysdeps data
-	$(BIN)/pianogen batch --data-dir $(DATA_DIR) --profile $(PROFILE) --jobs $(JOBS) --out $(RUN_DIR)
-	$(BIN)/pianogen book --data-dir $(DATA_DIR) --profile $(PROFILE) --runs $(RUN_DIR)
+	@start=$$(date +%s); status=0; \
+	$(BIN)/pianogen batch --data-dir $(DATA_DIR) --profile $(PROFILE) --jobs $(JOBS) --out $(RUN_DIR) || status=$$?; \
+	$(BIN)/pianogen book --data-dir $(DATA_DIR) --profile $(PROFILE) --runs $(RUN_DIR) || exit $$?; \
+	echo "make book: $$(( $$(date +%s) - start )) s"; exit $$status
 
 test: $(STAMP) sysdeps
 	$(BIN)/python -m pytest -q
