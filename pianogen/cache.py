@@ -64,27 +64,17 @@ def entry_path(cache_dir: Path | str, engine: str, key: str) -> Path:
     return Path(cache_dir) / "notes" / engine / f"{key}.json"
 
 
-def read_entry(path: Path) -> Piece | str | None:
-    """A cached piece, a cached skip reason (``str``), or ``None`` for a miss.
-
-    Anything unreadable -- missing, truncated, not our format -- is a miss.
-    """
+def read_entry(path: Path, name: str = "", source: str = "") -> Piece | str | None:
+    """A cached piece (named ``name``, from ``source``), a cached skip reason (``str``), or
+    ``None`` for a miss. Anything unreadable -- missing, truncated, not our format -- is a
+    miss."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         if data.get("version") != PARSER_VERSION:
             return None
         if "skipped" in data:
             return str(data["skipped"])
-        piece = data["piece"]
-        rows = piece["notes"]
-        notes = tuple(map(Note, *zip(*rows, strict=True))) if rows else ()
-        return Piece(
-            name=str(piece["name"]),
-            notes=notes,
-            qpm=float(piece["qpm"]),
-            source=str(piece.get("source", "")),
-            meta=dict(piece.get("meta", {})),
-        )
+        return _piece(data["piece"], name, source)
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -93,10 +83,36 @@ def write_entry(path: Path, result: Piece | str) -> None:
     """Store a piece or a skip reason atomically."""
     body: dict = {"version": PARSER_VERSION}
     if isinstance(result, Piece):
-        body["piece"] = result.to_json()
+        body["piece"] = _columns(result)
     else:
         body["skipped"] = result
     atomic_write_text(Path(path), json.dumps(body, separators=(",", ":")))
+
+
+def _columns(piece: Piece) -> dict:
+    """A piece as JSON with its notes as four columns: 4x faster to load than rows."""
+    notes = piece.notes
+    return {
+        "qpm": piece.qpm,
+        "meta": piece.meta,
+        "onset": [n.onset for n in notes],
+        "duration": [n.duration for n in notes],
+        "pitch": [n.pitch for n in notes],
+        "velocity": [n.velocity for n in notes],
+    }
+
+
+def _piece(data: dict, name: str, source: str) -> Piece:
+    columns = [data[key] for key in ("onset", "duration", "pitch", "velocity")]
+    if len({len(c) for c in columns}) != 1 or not all(isinstance(c, list) for c in columns):
+        raise ValueError("note columns of different lengths")
+    return Piece(
+        name=name,
+        notes=tuple(map(Note, *columns)),
+        qpm=float(data["qpm"]),
+        source=source,
+        meta=dict(data["meta"]),
+    )
 
 
 # --------------------------------------------------------------------------- parsing
@@ -128,23 +144,32 @@ def time_budget(seconds: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _parse_one(data: bytes, engine: str, max_notes: int, budget: float | None) -> dict:
-    """Parse one file's bytes; never raises. ``cache`` says whether the answer is final."""
+def _parse_safely(
+    data: bytes, engine: str, max_notes: int, budget: float | None, name: str, source: str
+) -> tuple[Piece | str, bool]:
+    """Parse one file's bytes; never raises. Returns (piece or skip reason, cacheable)."""
     try:
         with time_budget(budget):
-            piece = parse_bytes(data, engine, max_notes=max_notes)
-        return {"piece": piece.to_json(), "cache": True}
+            return parse_bytes(data, engine, max_notes=max_notes, name=name, source=source), True
     except BadMidi as exc:
-        return {"skipped": exc.reason, "cache": True}
+        return exc.reason, True
     except OutOfTime:
-        return {"skipped": f"parsing took longer than {budget:g} s (not cached)", "cache": False}
+        return f"parsing took longer than {budget:g} s (not cached)", False
     except RecursionError:
-        return {"skipped": "the parser recursed too deeply (not cached)", "cache": False}
+        return "the parser recursed too deeply (not cached)", False
     except MemoryError:
-        return {"skipped": "the parser ran out of memory (not cached)", "cache": False}
+        return "the parser ran out of memory (not cached)", False
     except Exception as exc:  # noqa: BLE001 -- a third-party parser bug must not end the run
         detail = f"{type(exc).__name__}: {exc}"[:120]
-        return {"skipped": f"the parser failed unexpectedly ({detail}; not cached)", "cache": False}
+        return f"the parser failed unexpectedly ({detail}; not cached)", False
+
+
+def _parse_one(data: bytes, engine: str, max_notes: int, budget: float | None) -> dict:
+    """Worker-process task: :func:`_parse_safely` with a plain JSON-able answer."""
+    result, cacheable = _parse_safely(data, engine, max_notes, budget, "", "")
+    if isinstance(result, Piece):
+        return {"piece": _columns(result), "cache": cacheable}
+    return {"skipped": result, "cache": cacheable}
 
 
 def pool_context() -> multiprocessing.context.BaseContext:
@@ -205,38 +230,25 @@ def parse_many(
                 bar.update()
                 continue
             entry = entry_path(cache_dir, engine, cache_key(data, engine, max_notes))
-            cached = read_entry(entry)
+            cached = read_entry(entry, names[i], str(path))
             if cached is None:
                 todo.append((i, data, entry))
             else:
                 results[i] = cached
                 bar.update()
         entries = {i: entry for i, _data, entry in todo}
-        for i, answer in _parse_misses(todo, engine, max_notes, budget, jobs, bar):
-            entry = entries[i]
-            result: Piece | str
-            if "piece" in answer:
-                result = Piece.from_json(answer["piece"])
-            else:
-                result = str(answer["skipped"])
-            if answer["cache"]:
-                write_entry(entry, result)
+        misses = _parse_misses(todo, engine, max_notes, budget, jobs, bar, names, paths)
+        for i, result, cacheable in misses:
+            if cacheable:
+                write_entry(entries[i], result)
             results[i] = result
     finally:
         bar.close()
     pieces: list[Piece] = []
     skipped: list[Skipped] = []
-    for path, name, result in zip(paths, names, results, strict=True):
+    for path, result in zip(paths, results, strict=True):
         if isinstance(result, Piece):
-            pieces.append(
-                Piece(
-                    name=name,
-                    notes=result.notes,
-                    qpm=result.qpm,
-                    source=str(path),
-                    meta=result.meta,
-                )
-            )
+            pieces.append(result)
         else:
             skipped.append(Skipped(str(path), str(result)))
     return pieces, skipped
@@ -249,20 +261,30 @@ def _parse_misses(
     budget: float | None,
     jobs: int,
     bar,
-) -> Iterator[tuple[int, dict]]:
-    """Yield ``(index, answer)`` for every miss, serially or in a process pool."""
+    names: list[str],
+    paths: list[Path],
+) -> Iterator[tuple[int, Piece | str, bool]]:
+    """Yield ``(index, piece or reason, cacheable)`` for every miss, here or in a pool."""
     serial = jobs == 1 or len(todo) <= 1 or (engine == "fast" and len(todo) < _FAST_POOL_MIN)
     if serial:
         for i, data, _entry in todo:
-            yield i, _parse_one(data, engine, max_notes, budget)
+            yield (i, *_parse_safely(data, engine, max_notes, budget, names[i], str(paths[i])))
             bar.update()
         return
+
+    def unpack(i: int, answer: dict) -> tuple[int, Piece | str, bool]:
+        if "piece" in answer:
+            return i, _piece(answer["piece"], names[i], str(paths[i])), answer["cache"]
+        return i, str(answer["skipped"]), answer["cache"]
+
     context = pool_context()
     broken: list[tuple[int, bytes]] = []
+    # The biggest files first, so a long one does not start last and run alone.
+    ordered = sorted(todo, key=lambda item: -len(item[1]))
     with cf.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context) as pool:
         futures = {
             pool.submit(_parse_one, data, engine, max_notes, budget): (i, data)
-            for i, data, _entry in todo
+            for i, data, _entry in ordered
         }
         for future in cf.as_completed(futures):
             i, data = futures[future]
@@ -272,9 +294,9 @@ def _parse_misses(
                 broken.append((i, data))  # retried alone below: which file killed it?
                 continue
             bar.update()
-            yield i, answer
+            yield unpack(i, answer)
     for i, data in sorted(broken, key=lambda item: item[0]):
-        yield i, _parse_isolated(data, engine, max_notes, budget, context)
+        yield unpack(i, _parse_isolated(data, engine, max_notes, budget, context))
         bar.update()
 
 

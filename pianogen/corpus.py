@@ -250,10 +250,12 @@ def build_default_dataset(
     results: dict[str, dict] = {}
     tried = {c: 0 for c in composers}
     jobs = max(1, int(jobs or os.cpu_count() or 1))
-    context = pool_context()
     total = sum(min(works_per_composer, len(w)) for w in candidates.values())
     bar = tqdm(total=total, disable=not progress, file=sys.stderr, desc="exporting corpus")
-    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    pool = None
+    if jobs > 1:
+        pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=pool_context())
+    try:
         while True:
             # Try candidates strictly in order, as many as are still needed, so the works
             # chosen do not depend on timing or on the number of workers.
@@ -266,12 +268,21 @@ def build_default_dataset(
                 batch += take
             if not batch:
                 break
-            for answer in pool.map(_export_task, batch, [time_budget] * len(batch)):
+            budgets = [time_budget] * len(batch)
+            answers = (
+                pool.map(_export_task, batch, budgets)
+                if pool is not None
+                else map(_export_task, batch, budgets)
+            )
+            for answer in answers:
                 results[answer["source"]] = answer
                 if "data" in answer:
                     bar.update()
                 else:
                     log.warning("corpus work %s skipped: %s", answer["source"], answer["error"])
+    finally:
+        if pool is not None:
+            pool.shutdown()
     bar.close()
     previous = _previous_files(out_dir)
     files, skipped = [], []
