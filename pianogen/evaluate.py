@@ -367,7 +367,9 @@ def evaluate_run(
     *,
     mode: str = "window",
     max_heldout: int = 64,
+    sweep_count: int = 4,
     prepared: Prepared | None = None,
+    run: Run | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Evaluate a run folder; write and return ``run_dir/evaluation.json``.
@@ -376,8 +378,10 @@ def evaluate_run(
     generate_run` does (same primers and seed), computes :func:`piece_metrics` for them and
     for held-out excerpts of the same length (:func:`heldout_excerpts` of the test split),
     compares the two sets (:func:`compare_sets`), audits both against the training pieces
-    (:func:`memorization`) and runs a :func:`temperature_sweep` (empty to skip).
-    ``prepared`` (from :func:`pianogen.windows.prepare`) skips loading the data again.
+    (:func:`memorization`) and runs a :func:`temperature_sweep` from the first
+    ``sweep_count`` primers (no temperatures: no sweep).
+    ``prepared`` (from :func:`pianogen.windows.prepare`) and ``run`` (from
+    :func:`pianogen.train.load_run`) skip loading them again.
     """
     from pianogen import tokens as tok
     from pianogen.generate import (
@@ -391,7 +395,7 @@ def evaluate_run(
 
     gen_config = GenerateConfig() if gen_config is None else gen_config
     check_sampling(gen_config.temperature, gen_config.top_k, gen_config.top_p)
-    run = load_run_checked(run_dir)
+    run = load_run_checked(run_dir) if run is None else run
     if prepared is None:
         data = _resolve_data_dir(data_dir)
         prepared = prepare(run.config, data, Path(cache_dir), progress=progress)
@@ -410,10 +414,10 @@ def evaluate_run(
     generated = [s.continuation_tokens for s in samples]
     gen_metrics = [piece_metrics(tok.decode(t, vocabulary), t) for t in generated]
     real_metrics = [piece_metrics(tok.decode(t, vocabulary), t) for _, _, t in excerpts]
-    primers = np.array([s.primer_ids for s in samples], dtype=np.int32)
+    primers = np.array([s.primer_ids for s in samples[:sweep_count]], dtype=np.int32)
     sweep = (
         temperature_sweep(run, primers, index, gen_config, sweep_temperatures, mode=mode)
-        if len(sweep_temperatures)
+        if len(sweep_temperatures) and len(primers)
         else None
     )
     result = {
@@ -444,6 +448,7 @@ def evaluate_run(
         "distances": compare_sets(gen_metrics, real_metrics),
         "memorization": memorization(generated, index, [t for _, _, t in excerpts]),
         "sweep_temperatures": [float(t) for t in sweep_temperatures],
+        "sweep_samples": len(primers),
         "sweep": [] if sweep is None else sweep.to_dict(orient="records"),
     }
     result = _clean(result)

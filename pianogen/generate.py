@@ -53,6 +53,7 @@ from pianogen.io import atomic_write_json, read_json
 if TYPE_CHECKING:
     import keras
 
+    from pianogen.notes import Note
     from pianogen.train import Run
     from pianogen.windows import Prepared
 
@@ -73,7 +74,9 @@ __all__ = [
     "generate_samples",
     "load_sample",
     "naive_generate",
+    "primer_end_ticks",
     "sample",
+    "sample_notes",
 ]
 
 MODES = ("window", "stream")
@@ -372,6 +375,7 @@ def generate_run(
     *,
     mode: str = "window",
     prepared: Prepared | None = None,
+    run: Run | None = None,
     progress: bool = False,
 ) -> list[Path]:
     """Generate ``gen_config.count`` samples from a run folder and write them.
@@ -382,15 +386,16 @@ def generate_run(
     Returns those paths in that order. MIDI uses the run's vocabulary's decoding at
     :data:`SAMPLE_QPM` with a piano program. Same seed and data -> byte-identical files.
     Raises :class:`NothingPlayable` (before writing anything) if a continuation holds
-    only rests. ``prepared`` (the run's data from :func:`pianogen.windows.prepare`) skips
-    loading the data again; ``data_dir`` and ``cache_dir`` are then unused.
+    only rests. ``prepared`` (the run's data from :func:`pianogen.windows.prepare`) and
+    ``run`` (:func:`pianogen.train.load_run` of ``run_dir``) skip loading them again — and a
+    reused model reuses its compiled generation loop.
     """
     from pianogen import tokens as tok
     from pianogen.windows import prepare
 
     gen_config = GenerateConfig() if gen_config is None else gen_config
     check_sampling(gen_config.temperature, gen_config.top_k, gen_config.top_p)
-    run = load_run_checked(run_dir)
+    run = load_run_checked(run_dir) if run is None else run
     if prepared is None:
         data = _resolve_data_dir(data_dir)
         prepared = prepare(run.config, data, Path(cache_dir), progress=progress)
@@ -449,3 +454,28 @@ def load_sample(path: Path) -> dict[str, Any]:
         raise GenerateError(f"{path} is not a pianogen sample file ({SAMPLE_FORMAT})")
     data["paths"] = {key: path.parent / name for key, name in data["files"].items()}
     return data
+
+
+def primer_end_ticks(primer_tokens: Sequence[str], vocabulary: str) -> int:
+    """Where the continuation starts, in ticks, when primer + continuation are decoded
+    together: paper tokens each take a fixed step; timed time passes in shift tokens."""
+    from pianogen import tokens as tok
+
+    if vocabulary == "paper":
+        return len(primer_tokens) * tok.PAPER_STEP
+    return sum(int(t[1:]) for t in primer_tokens if tok.token_kind(t, "timed") == "shift")
+
+
+def sample_notes(record: dict[str, Any]) -> tuple[list[Note], list[Note], list[Note], int]:
+    """``(all notes, primer notes, continuation notes, primer end tick)`` of a sample record
+    (:func:`load_sample`); the continuation alone is decoded from tick 0."""
+    from pianogen import tokens as tok
+
+    vocabulary = record["vocabulary"]
+    primer = record["primer"]["tokens"]
+    return (
+        tok.decode(record["tokens"], vocabulary),
+        tok.decode(primer, vocabulary),
+        tok.decode(record["continuation"]["tokens"], vocabulary),
+        primer_end_ticks(primer, vocabulary),
+    )

@@ -21,6 +21,7 @@ from pianogen.generate import (
     load_sample,
     naive_generate,
     sample,
+    sample_notes,
 )
 from pianogen.models import build_model
 from pianogen.stepper import Stepper, stepper_for
@@ -359,3 +360,24 @@ def test_all_rest_continuations_are_refused(tmp_path):
     with pytest.raises(NothingPlayable, match="all rests"):
         generate_run(run_dir, GenerateConfig(count=1, tokens=10), tmp_path / "o", prepared=prepared)
     assert not (tmp_path / "o").exists()  # nothing half-written
+
+
+def test_sample_notes_split_primer_and_continuation():
+    paper = {
+        "vocabulary": "paper",
+        "primer": {"tokens": ["C4", "R", "0.4.7"]},
+        "continuation": {"tokens": ["D4", "E4"]},
+        "tokens": ["C4", "R", "0.4.7", "D4", "E4"],
+    }
+    full, primer, cont, end = sample_notes(paper)
+    assert end == 3 * tok.PAPER_STEP
+    assert [n.onset for n in full if n.onset >= end] == [3 * tok.PAPER_STEP, 4 * tok.PAPER_STEP]
+    assert len(primer) == 1 + 3 and [n.onset for n in cont] == [0, tok.PAPER_STEP]
+    timed = {
+        "vocabulary": "timed",
+        "primer": {"tokens": ["C4:d6", "a6", "E4:d3", "a12"]},
+        "continuation": {"tokens": ["G4:d6"]},
+        "tokens": ["C4:d6", "a6", "E4:d3", "a12", "G4:d6"],
+    }
+    full, _, _, end = sample_notes(timed)
+    assert end == 18 and [n.onset for n in full] == [0, 6, 18]
