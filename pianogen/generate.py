@@ -5,10 +5,11 @@ note it ran ``model.predict`` on the whole 50-token window, sampled the next tok
 predicted probabilities, and slid the window by one. That costs a full forward pass over
 50 time steps plus Keras' per-call overhead per note.
 
-:class:`pianogen.stepper.Stepper` re-implements the trained network one time step at a time from its
-weights — GRU/LSTM cell math, BatchNorm in inference form (a fixed scale and shift), Dense
-and softmax — and compiles the whole sampling loop, RNG included, into one ``tf.function``
-that generates a batch of samples at once. Two modes (``mode=``):
+:class:`pianogen.stepper.Stepper` re-implements the trained network one time step at a time
+from its weights — GRU/LSTM cell math, BatchNorm in inference form (folded into the next
+layer's weights), Dense and softmax — and compiles the whole sampling loop, RNG included,
+into one ``tf.function`` (each step fused by XLA) that generates a batch of samples at once.
+Two modes (``mode=``):
 
 ``"window"`` (default) — exactly the naive loop's distribution.
     The windowed model predicts each token from *exactly the last seq_len tokens*, its
@@ -19,12 +20,15 @@ that generates a batch of samples at once. Two modes (``mode=``):
     ``seq_len`` tokens, one lane reaching a full window at every step. Each new token is fed
     to all lanes in one batched step (a (B*seq_len, units) matmul instead of seq_len tiny
     ones), and the lane that has just read a complete window gives the next probabilities —
-    the same numbers ``model.predict`` gives on that window (~1e-6, float32), at every step.
+    the same numbers ``model.predict`` gives on that window (to ~1e-8 here), at every step.
+    It does the naive loop's arithmetic (seq_len cell steps per token) without Keras'
+    per-call overhead: ~100x the naive loop at batch 1, compute-bound beyond.
 ``"stream"`` — one state per sample, carried through the whole history.
-    The fastest (one batched cell step per token). Its first prediction after the seq_len
-    primer equals the windowed model's; later ones condition on more than seq_len tokens,
-    so its distribution differs from the naive loop by design. Offered for speed and for
-    comparison; not what the paper's model was trained for.
+    One cell step per token: ~1,000x the naive loop at batch 1, several thousand times at
+    batch 64. Its first prediction after the seq_len primer equals the windowed model's;
+    later ones condition on more than seq_len tokens, so its distribution differs from the
+    naive loop by design (the tests show a chi-square test telling them apart). Offered
+    for speed and for comparison; not what the paper's model was trained for.
 
 Sampling is random sampling from the predicted probabilities (the paper's method) with
 temperature applied to the log-probabilities, then top-k, then top-p (nucleus) on the

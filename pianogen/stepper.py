@@ -1,10 +1,12 @@
 """A trained next-token model run one token at a time, with the sampling loop compiled.
 
 :class:`Stepper` re-implements the network of :mod:`pianogen.models` one time step at a
-time from its weights — GRU/LSTM cell math, BatchNorm in inference form (a fixed scale and
-shift), Dense and softmax — and compiles the whole sampling loop, stateless RNG included,
-into one ``tf.function`` that generates a batch of samples at once. It is the engine of
-:func:`pianogen.generate.generate_ids`; the module docstring there explains the two modes:
+time from its weights — GRU/LSTM cell math, BatchNorm in inference form (folded into the
+next layer's weights), Dense and softmax — checks itself against the model on two random
+windows, and compiles the whole sampling loop, stateless RNG included, into one
+``tf.function`` (each step fused by XLA) that generates a batch of samples at once. It is
+the engine of :func:`pianogen.generate.generate_ids`, whose module docstring explains the
+two modes:
 
 ``"window"`` — each prediction from exactly the last seq_len tokens (the windowed model's
 view, equal to ``model.predict`` on that window), carried by seq_len staggered lanes per
@@ -159,6 +161,26 @@ class Stepper:
         self.cells = [op for op in self.body if isinstance(op, _Cell)]
         self._compiled: dict[tuple[str, bool], Any] = {}
         self.jit = jit
+        self._verify(model)
+
+    def _verify(self, model: keras.Model, tolerance: float = 1e-4) -> None:
+        """Step two random windows through (eagerly) and compare with the model itself, so a
+        layer graph this class misreads fails loudly here instead of generating nonsense."""
+        import tensorflow as tf
+
+        windows = np.random.default_rng(0).integers(0, self.vocab_size, (2, self.seq_len))
+        state = self.zero_state(2)
+        for t in range(self.seq_len):
+            state = self.step(state, tf.constant(windows[:, t], tf.int32))
+        mine = tf.nn.softmax(self.logits(self._last_hidden(state))).numpy()
+        theirs = np.asarray(model(windows.astype(np.int32), training=False))
+        error = float(np.max(np.abs(mine - theirs)))
+        if not error <= tolerance:  # also catches NaN
+            raise GenerateError(
+                f"the one-step form of model {model.name!r} disagrees with the model itself "
+                f"(max probability difference {error:.2g}); its layers are not the plain "
+                f"chain pianogen.models builds (tokens -> recurrent layers -> dense -> head)"
+            )
 
     # -- conversion ------------------------------------------------------------------
     def _feature_table(self, front: Any) -> np.ndarray:

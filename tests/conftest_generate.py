@@ -73,17 +73,37 @@ def synthetic_pieces(n_pieces: int = 8, length: int = 60, seed: int = 0) -> list
     return pieces
 
 
+def synthetic_timed_pieces(n_pieces: int = 8, length: int = 60, seed: int = 0) -> list[list[str]]:
+    """Timed-vocabulary token pieces: notes with durations, time shifts between onsets."""
+    rng = np.random.default_rng(seed)
+    names = ["C4", "D4", "E4", "G4", "A4", "C5"]
+    pieces = []
+    for _ in range(n_pieces):
+        seq = []
+        while len(seq) < length:
+            seq.append(f"{names[int(rng.integers(len(names)))]}:d{int(rng.choice([3, 6, 12]))}")
+            if rng.random() < 0.6:
+                seq.append(f"a{int(rng.choice([3, 6, 12]))}")
+        pieces.append(seq)
+    return pieces
+
+
 def make_run(
-    root: Path, *, seq_len: int = 8, cell: str = "gru", seed: int = 0
+    root: Path,
+    *,
+    seq_len: int = 8,
+    cell: str = "gru",
+    seed: int = 0,
+    vocabulary: str = "paper",
 ) -> tuple[Path, Prepared]:
     """An untrained run folder ``root/synthetic/<model>`` and its prepared data."""
     config = RunConfig(
         artist="synthetic",
         model=tiny_config(cell, "embedding", units=(16,), dense_units=0, batchnorm=False),
-        tokens=TokenConfig(seq_len=seq_len, min_count=1),
+        tokens=TokenConfig(vocabulary=vocabulary, seq_len=seq_len, min_count=1),
         split=SplitConfig(kind="piece", seed=seed, val_fraction=0.25, test_fraction=0.25),
     )
-    pieces = synthetic_pieces()
+    pieces = synthetic_pieces() if vocabulary == "paper" else synthetic_timed_pieces()
     prepared = prepare_tokens(
         pieces, [f"piece{i}" for i in range(len(pieces))], config, data_hash="synthetic"
     )

@@ -292,3 +292,22 @@ def test_evaluate_run_writes_evaluation_json(run):
     assert first["continuation"]["tokens"] == result["samples"][0]["tokens"]
     frame = metric_frame(result)
     assert set(frame["set"]) == {"generated", "heldout"}
+
+
+def test_timed_vocabulary_end_to_end(tmp_path):
+    """A timed run: MIDI with real durations, metrics and a transposition-aware audit."""
+    from pianogen.generate import generate_run, load_sample, sample_notes
+
+    run_dir, prepared = make_run(tmp_path, vocabulary="timed")
+    config = GenerateConfig(count=2, tokens=24, seed=3)
+    paths = generate_run(run_dir, config, tmp_path / "out", prepared=prepared)
+    record = load_sample(paths[2])
+    assert record["vocabulary"] == "timed"
+    full, primer, continuation, end = sample_notes(record)
+    assert {n.duration for n in full} <= {3, 6, 12}  # the tokens' own durations
+    assert all(n.onset >= end for n in full[len(primer) :])
+    assert len(continuation) == len(full) - len(primer)
+    result = evaluate_run(run_dir, gen_config=config, sweep_temperatures=(1.0,), prepared=prepared)
+    assert result["vocabulary"] == "timed"
+    audits = result["memorization"]["generated"]
+    assert all(a["longest_transposed"] >= a["longest_exact"] >= 1 for a in audits)

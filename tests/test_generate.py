@@ -190,6 +190,7 @@ def test_incremental_sampling_has_the_naive_loops_distribution():
     assert _chi2(np.bincount(stream, minlength=vocab), expected) > limit  # by design
 
 
+@pytest.mark.slow
 def test_naive_loop_matches_window_mode_token_for_token_when_greedy():
     model = tiny_model("lstm", "embedding", vocab_size=7, seq_len=5, dense_units=0)
     primer = np.random.default_rng(4).integers(0, 7, size=5)
@@ -319,6 +320,7 @@ def test_generate_run_writes_midi_and_token_streams(run, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_same_seed_gives_byte_identical_files(run, tmp_path):
     run_dir, prepared = run
     config = GenerateConfig(count=2, tokens=16, seed=9)
@@ -381,3 +383,13 @@ def test_sample_notes_split_primer_and_continuation():
     }
     full, _, _, end = sample_notes(timed)
     assert end == 18 and [n.onset for n in full] == [0, 6, 18]
+
+
+def test_the_self_check_catches_a_wrong_step_model():
+    import dataclasses
+
+    model = tiny_model("gru", "scalar", vocab_size=9, seq_len=6)
+    stepper = Stepper(model)  # passes its own check
+    stepper.head = dataclasses.replace(stepper.head, kernel=stepper.head.kernel * 0.5)
+    with pytest.raises(GenerateError, match="disagrees with the model"):
+        stepper._verify(model)
