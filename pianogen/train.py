@@ -121,6 +121,10 @@ def train(
     when it already finished); ``resume=False`` deletes the folder's training state and
     starts over (the CLI's ``--force``). ``strategy`` (a ``tf.distribute.Strategy``) builds
     and compiles the model inside its scope.
+
+    ``TrainConfig.max_train_windows > 0`` trains each epoch on a seeded random subset of
+    that many training windows (a new subset per epoch) and validates on one fixed seeded
+    subset of at most that many validation windows; the test split is always scored whole.
     """
     prepared = prepare(run_config, Path(data_dir), Path(cache_dir), progress=progress)
     return train_prepared(
@@ -451,6 +455,9 @@ def _finish(
         "parameters": int(model.count_params()),
         "vocab_size": vocab_size,
         "windows": prepared.counts(),
+        "validation_windows_used": len(
+            prepared.windows("validation").sample(tc.max_train_windows, [tc.seed, 2])
+        ),
         "pieces": {name: len(seqs) for name, seqs in prepared.splits.items()},
         "skipped": len(prepared.skipped),
         "data_hash": prepared.data_hash,

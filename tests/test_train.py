@@ -252,3 +252,17 @@ def test_train_end_to_end_on_tiny_midi(tmp_path):
     assert metrics["model"]["tokens"] == 40 - 8  # one test piece of 40 notes
     run = load_run(run_dir)
     assert set(run.vocab.tokens) <= {"C4", "D4", "E4", "F4", "G4", "A4", "B4", "C5"}
+
+
+def test_early_stopping_keeps_the_best_epoch(tmp_path, capsys):
+    # A learning rate this high makes validation loss jump after the first epoch.
+    config = synthetic_config(epochs=8, patience=1)
+    config = config.replace(train=config.train.replace(optimizer="adam", learning_rate=0.5))
+    run_dir = train_prepared(config, synthetic_prepared(config), tmp_path / "run")
+    rows = _history(run_dir)[1:]
+    val = [float(r[HISTORY_COLUMNS.index("val_loss")]) for r in rows]
+    best = int(np.argmin(val)) + 1
+    metrics = read_json(run_dir / "metrics.json")
+    assert metrics["stopped_early"] and metrics["epochs"] == len(rows) == best + 1 < 8
+    assert metrics["best_epoch"] == best and metrics["best_val_loss"] == pytest.approx(min(val))
+    assert "early stopping" in capsys.readouterr().out

@@ -191,3 +191,17 @@ def test_prepare_empty_split_is_explained():
     config = synthetic_config(seq_len=8)
     with pytest.raises(NotEnoughData, match="split has no window"):
         prepare_tokens(pieces, ["a", "b", "c"], config)
+
+
+@pytest.mark.parametrize("n_windows", [0, 3, 16, 64 * 8, 64 * 8 * 2 + 64 * 3 + 5])
+def test_dataset_batches_in_order_for_every_size(n_windows):
+    """Chunked gathering (8 batches per call), leftover batches, partial batch, empty."""
+    w = Windows.from_seqs([np.arange(n_windows + 4, dtype=np.int32)], seq_len=4)
+    batches = [(x.numpy(), y.numpy()) for x, y in w.dataset(64)]
+    sizes = [len(y) for _, y in batches]
+    assert sizes == [64] * (n_windows // 64) + ([n_windows % 64] if n_windows % 64 else [])
+    if n_windows:
+        x = np.concatenate([b[0] for b in batches])
+        y = np.concatenate([b[1] for b in batches])
+        assert np.array_equal(y, np.arange(4, n_windows + 4))
+        assert np.array_equal(x[:, 0], np.arange(n_windows)) and (x[:, -1] + 1 == y).all()
