@@ -158,6 +158,40 @@ def write_artist_index(artist_dir: Path, artist: str) -> Path:
     return atomic_write_text(artist_dir / "index.md", "\n".join(lines) + "\n")
 
 
+def page_title(stem: str) -> str | None:
+    """A distinct sidebar title for an executed notebook (several share a source notebook)."""
+    if stem.startswith("02_train_"):
+        preset = stem.removeprefix("02_train_")
+        window = preset.endswith("_window")
+        preset = preset.removesuffix("_window")
+        return f"Training {preset}" + (" (window split)" if window else "")
+    return {"01_explore": "Exploring the data", "03_evaluate": "Listening and evaluation"}.get(stem)
+
+
+def tidy_parameter_cells(notebook: Path) -> bool:
+    """Remove the default ``parameters`` cell and fold papermill's injected one.
+
+    The reader sees the values a notebook actually ran with (a "show code" toggle), not
+    the defaults it would have used. Returns True when the notebook was changed.
+    """
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    changed = False
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        for marker, wanted in (
+            ("parameters", "remove-cell"),
+            ("injected-parameters", "hide-input"),
+        ):
+            if marker in tags and wanted not in tags:
+                tags.append(wanted)
+                changed = True
+    if changed:
+        atomic_write_text(notebook, nbformat.writes(nb))
+    return changed
+
+
 def _yaml_str(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # JSON strings are valid YAML scalars
 
@@ -175,6 +209,9 @@ def write_toc(root: Path, artists: list[str], chapters: dict[str, bool]) -> Path
         lines.append(f"      - file: {_yaml_str(f'book/artists/{artist}/index')}")
         for notebook in artist_notebooks(artist_dir):
             lines.append(f"      - file: {_yaml_str(f'book/artists/{artist}/{notebook.stem}')}")
+            title = page_title(notebook.stem)
+            if title:
+                lines.append(f"        title: {_yaml_str(title)}")
     results = [name for name in ("results", "performance") if chapters.get(name)]
     if results:
         lines += ["  - caption: Results", "    chapters:"]
@@ -240,7 +277,12 @@ def build_book(
     }
     done = {name: _execute_chapter(name, parameters, root) is not None for name in chapters}
     for artist in artists:
-        write_artist_index(root / "book" / "artists" / artist, artist)
+        artist_dir = root / "book" / "artists" / artist
+        write_artist_index(artist_dir, artist)
+        for notebook in artist_notebooks(artist_dir):
+            tidy_parameter_cells(notebook)
+    for notebook in sorted((root / "book" / "generated").glob("*.ipynb")):
+        tidy_parameter_cells(notebook)
     write_toc(root, artists, done)
     out = root / "book"
     cmd = [

@@ -9,7 +9,9 @@ from pianogen.book import (
     WINDOW_SPLIT_DIR,
     copy_media,
     executed_artists,
+    page_title,
     summary_table,
+    tidy_parameter_cells,
     write_artist_index,
     write_toc,
 )
@@ -36,6 +38,14 @@ def test_toc_lists_artists_in_reading_order(tmp_path):
     captions = [part["caption"] for part in toc["parts"]]
     assert captions == ["The study", "Artist: bach", "Artist: chopin", "Results"]
     bach = [c["file"] for c in toc["parts"][1]["chapters"]]
+    titles = [c.get("title") for c in toc["parts"][1]["chapters"]]
+    assert titles == [
+        None,
+        "Exploring the data",
+        "Training quick-gru",
+        "Training quick-lstm",
+        "Listening and evaluation",
+    ]
     assert bach == [
         "book/artists/bach/index",
         "book/artists/bach/01_explore",
@@ -83,3 +93,23 @@ def test_media_is_copied_beside_the_pages(tmp_path):
     html = tmp_path / "book" / "_build" / "html"
     assert copy_media(tmp_path, html) == 1
     assert (html / "book" / "artists" / "bach" / "media" / "quick-gru" / "sample.ogg").exists()
+
+
+def test_parameter_cells_are_tidied_for_readers(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("artist = 'bach'", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("artist = 'x'", metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell("print(artist)"),
+    ]
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nb, path)
+    assert tidy_parameter_cells(path) is True
+    assert tidy_parameter_cells(path) is False  # idempotent
+    tags = [c.metadata.get("tags", []) for c in nbformat.read(path, as_version=4).cells]
+    assert tags == [["parameters", "remove-cell"], ["injected-parameters", "hide-input"], []]
+
+
+def test_window_split_pages_get_distinct_titles():
+    assert page_title("02_train_paper-gru") == "Training paper-gru"
+    assert page_title("02_train_paper-gru_window") == "Training paper-gru (window split)"
