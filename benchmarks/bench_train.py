@@ -229,7 +229,10 @@ def train_rate(preset: str, batch: int, steps: int, repeats: int, jit: bool | st
     config = RunConfig(artist="bench", model=model_preset(preset))
     model = compile_model(build_model(preset, VOCAB, SEQ_LEN), config)
     model.jit_compile = jit
+    # A whole number of batches: a partial batch would retrace (and, with XLA, recompile)
+    # inside the timed steps.
     windows = Windows.from_seqs(_synthetic_ids(batch * steps * 2), SEQ_LEN)
+    windows = windows.sample(batch * steps * 2, 0)
     ds = windows.dataset(batch, shuffle=True, seed=0).repeat()
     model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0, shuffle=False)  # trace and warm up
     rates = []
@@ -256,6 +259,9 @@ def main() -> int:
     parser.add_argument("--out", default=str(HERE / "out" / "train.json"))
     parser.add_argument("--quick", action="store_true", help="smoke run")
     parser.add_argument("--windows", type=int, default=None)
+    parser.add_argument(
+        "--sections", default="memory,presets,wins", help="comma-separated subset to run"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -278,47 +284,53 @@ def main() -> int:
         "load_average_at_start": os.getloadavg()[0],
     }
 
-    print(f"== 1. input pipeline memory at {n_windows:,} windows (batch 64)", flush=True)
-    pipelines = ["ours", "float32"] + ([] if quick else ["paper-code"])
-    memory = measure_memory(n_windows, 64, pipelines, rounds=3 if quick else 7)
-    result["memory"] = memory
-    for ref in pipelines[1:]:
-        print(f"  {ref}: {memory[f'memory_ratio_{ref}_vs_ours']:.1f}x the memory of ours")
-    print(f"  ours iterates {memory['throughput_ratio_ours_vs_float32']:.2f}x as fast as float32")
+    sections = set(args.sections.split(","))
+    if "memory" in sections:
+        print(f"== 1. input pipeline memory at {n_windows:,} windows (batch 64)", flush=True)
+        pipelines = ["ours", "float32"] + ([] if quick else ["paper-code"])
+        memory = measure_memory(n_windows, 64, pipelines, rounds=3 if quick else 7)
+        result["memory"] = memory
+        for ref in pipelines[1:]:
+            print(f"  {ref}: {memory[f'memory_ratio_{ref}_vs_ours']:.1f}x the memory of ours")
+        ratio = memory["throughput_ratio_ours_vs_float32"]
+        print(f"  ours iterates {ratio:.2f}x as fast as float32", flush=True)
 
-    print("== 2. training throughput per preset (batch 64)", flush=True)
-    peak = matmul_gflops(512 if quick else 1024, repeats=3 if quick else 5)
-    result["matmul_gflop_per_s"] = peak
-    print(f"  TensorFlow float32 matmul: {peak:.0f} GFLOP/s", flush=True)
-    result["presets"] = {}
-    for preset in presets:
-        r = train_rate(preset, 64, steps, repeats)
-        r["fraction_of_matmul_rate"] = r["gflop_per_s"] / peak
-        result["presets"][preset] = r
-        print(
-            f"  {preset:17s} {r['sequences_per_s']:8.0f} seq/s  {r['gflop_per_s']:6.1f} GFLOP/s "
-            f"({r['fraction_of_matmul_rate']:.0%} of matmul)",
-            flush=True,
-        )
+    if "presets" in sections:
+        print("== 2. training throughput per preset (batch 64)", flush=True)
+        peak = matmul_gflops(512 if quick else 1024, repeats=3 if quick else 5)
+        result["matmul_gflop_per_s"] = peak
+        print(f"  TensorFlow float32 matmul: {peak:.0f} GFLOP/s", flush=True)
+        result["presets"] = {}
+        for preset in presets:
+            r = train_rate(preset, 64, steps, repeats)
+            r["fraction_of_matmul_rate"] = r["gflop_per_s"] / peak
+            result["presets"][preset] = r
+            print(
+                f"  {preset:17s} {r['sequences_per_s']:8.0f} seq/s  "
+                f"{r['gflop_per_s']:6.1f} GFLOP/s ({r['fraction_of_matmul_rate']:.0%} of matmul)",
+                flush=True,
+            )
 
-    print("== 3. cheap wins (ratios of sequences/s)", flush=True)
-    wins: dict = {}
-    for preset in ["pianogen-gru"] if quick else ["pianogen-gru", "pianogen-lstm", "paper-gru"]:
-        base = result["presets"][preset]["sequences_per_s"]
-        big = train_rate(preset, 256, max(2, steps // 2), repeats)["sequences_per_s"]
-        jit = train_rate(preset, 64, steps, repeats, jit=True)["sequences_per_s"]
-        wins[preset] = {
-            "batch_256_vs_64": big / base,
-            "jit_on_vs_off": jit / base,
-            "batch_256_sequences_per_s": big,
-            "jit_sequences_per_s": jit,
-        }
-        print(
-            f"  {preset:17s} batch 256 vs 64: {big / base:.2f}x   jit_compile on vs off: "
-            f"{jit / base:.2f}x",
-            flush=True,
-        )
-    result["cheap_wins"] = wins
+    if "wins" in sections:
+        print("== 3. cheap wins (ratios of sequences/s, each measured side by side)", flush=True)
+        wins: dict = {}
+        for preset in ["pianogen-gru"] if quick else ["pianogen-gru", "pianogen-lstm", "paper-gru"]:
+            base = train_rate(preset, 64, steps, repeats)["sequences_per_s"]
+            big = train_rate(preset, 256, max(2, steps // 2), repeats)["sequences_per_s"]
+            jit = train_rate(preset, 64, steps, repeats, jit=True)["sequences_per_s"]
+            wins[preset] = {
+                "batch_256_vs_64": big / base,
+                "jit_on_vs_off": jit / base,
+                "batch_64_sequences_per_s": base,
+                "batch_256_sequences_per_s": big,
+                "jit_sequences_per_s": jit,
+            }
+            print(
+                f"  {preset:17s} batch 256 vs 64: {big / base:.2f}x   jit_compile on vs off: "
+                f"{jit / base:.2f}x",
+                flush=True,
+            )
+        result["cheap_wins"] = wins
     atomic_write_json(Path(args.out), result)
     print(f"wrote {args.out}")
     return 0
