@@ -20,6 +20,7 @@ import concurrent.futures as cf
 import contextlib
 import hashlib
 import json
+import logging
 import multiprocessing
 import os
 import signal
@@ -33,6 +34,8 @@ from pianogen.data import Skipped
 from pianogen.io import atomic_write_text
 from pianogen.notes import Note, Piece
 from pianogen.parse import DEFAULT_MAX_NOTES, ENGINES, PARSER_VERSION, BadMidi, parse_bytes
+
+log = logging.getLogger("pianogen")
 
 __all__ = [
     "DEFAULT_TIME_BUDGET",
@@ -173,15 +176,21 @@ def _parse_one(data: bytes, engine: str, max_notes: int, budget: float | None) -
 
 
 def pool_context() -> multiprocessing.context.BaseContext:
-    """``fork`` while this process runs a single Python thread, else ``spawn``.
+    """How worker processes start: ``fork`` on Linux, ``spawn`` elsewhere.
 
-    fork starts workers in milliseconds and works from scripts without a ``__main__``
-    guard; with other threads running (a notebook kernel, TensorFlow) forking could copy a
-    held lock, so workers are spawned fresh instead.
+    fork starts a worker in milliseconds with the parser already imported (spawn re-imports
+    music21, ~2 s per worker) and works from scripts without an ``if __name__ ==
+    "__main__"`` guard, where spawn would re-run the script. The workers only parse, so
+    threads of the parent (a notebook kernel, TensorFlow) are not a concern for them.
+    ``PIANOGEN_MP_START=spawn`` (or ``forkserver``) overrides it.
     """
-    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
+    method = os.environ.get("PIANOGEN_MP_START")
+    if method is None:
+        fork_ok = sys.platform.startswith("linux")
+        method = (
+            "fork" if fork_ok and "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        )
+    return multiprocessing.get_context(method)
 
 
 def _progress(total: int, enabled: bool, desc: str):
@@ -282,6 +291,17 @@ def _parse_misses(
     # The biggest files first, so a long one does not start last and run alone.
     ordered = sorted(todo, key=lambda item: -len(item[1]))
     with cf.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context) as pool:
+        try:
+            pool.submit(_ping).result()
+        except cf.process.BrokenProcessPool:
+            # Workers cannot start here (e.g. spawn from a script without a __main__
+            # guard): parse in this process rather than call every file a crash.
+            log.warning("parser worker processes failed to start; parsing in this process")
+            ordered = []
+            broken = []
+            serial_todo = todo
+        else:
+            serial_todo = []
         futures = {
             pool.submit(_parse_one, data, engine, max_notes, budget): (i, data)
             for i, data, _entry in ordered
@@ -295,9 +315,16 @@ def _parse_misses(
                 continue
             bar.update()
             yield unpack(i, answer)
+    for i, data, _entry in serial_todo:
+        yield (i, *_parse_safely(data, engine, max_notes, budget, names[i], str(paths[i])))
+        bar.update()
     for i, data in sorted(broken, key=lambda item: item[0]):
         yield unpack(i, _parse_isolated(data, engine, max_notes, budget, context))
         bar.update()
+
+
+def _ping() -> bool:
+    return True
 
 
 def _parse_isolated(

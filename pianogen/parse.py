@@ -2,8 +2,13 @@
 
 ``"music21"`` is the reference: the paper read MIDI with ``music21.converter.parse``, which
 groups near-simultaneous notes into chords, snaps times to the sixteenth/triplet grid
-(``quantize(quarterLengthDivisors=(4, 3))``) and splits notes at barlines with ties (joined
-again here). It costs ~2 s per piano-midi.de file.
+(``quantize(quarterLengthDivisors=(4, 3))``) and splits notes at barlines with ties. It
+costs ~2 s per piano-midi.de file. The notes are read back from music21's measures with
+two repairs, without which the reference itself would be wrong: measure offsets are
+recomputed from the bar lengths (``makeMeasures``/``makeTies`` can leave a measure overfull
+when voices are needed, shifting one hand by up to a beat for the rest of the piece: 144
+measures of ``alb_se4.mid``), and tied pieces are joined by pitch, end time and the MIDI
+tick they came from (``stripTies`` joins the wrong pieces across voices).
 
 ``"fast"`` reads the file with symusic (compiled, sub-millisecond) and then redoes what
 music21's MIDI import does (``midi/translate.py`` and ``Stream.quantize`` in music21 10.5),
@@ -41,7 +46,7 @@ from pianogen.errors import PianogenError
 from pianogen.notes import DEFAULT_QPM, TICKS_PER_QUARTER, Note, Piece
 
 # Bump whenever a parsing result can change: it is part of every cache key.
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"
 ENGINES = ("fast", "music21")
 PIANO_PROGRAMS = range(8)  # GM 1-8: acoustic grand ... clavinet
 MIN_QPM, MAX_QPM = 10.0, 1000.0  # tempi outside this range are treated as broken
@@ -262,13 +267,17 @@ def _parse_fast(data: bytes, header: dict, max_notes: int) -> tuple[list[_Part],
 
 
 def _symusic_reason(message: str) -> str:
+    """One short reason from a symusic (MiniMidi) error message."""
     text = message.lower()
     if "mthd" in text or "less than 14" in text:
         return "not a MIDI file (bad header)"
-    if "chunk length" in text or "end of" in text or "out of range" in text:
+    if "chunk length" in text or "eof" in text or "end of" in text:
         return "corrupt or truncated MIDI data"
-    detail = message.split(":")[-1].strip() if ":" in message else message
-    return f"corrupt MIDI data ({detail[:80]})" if detail else "corrupt MIDI data"
+    if text.startswith("get ") and "=" in text:  # "Get velocity=144": a data byte > 127
+        return f"corrupt MIDI data (a {text[4:].split('=')[0]} value above 127)"
+    if "status" in text:
+        return "corrupt MIDI data (an invalid event)"
+    return "corrupt MIDI data"
 
 
 _DURATION_CACHE: dict[tuple[int, int, int], int] = {}
@@ -456,7 +465,7 @@ def _parse_music21(data: bytes, max_notes: int) -> tuple[list[_Part], float, dic
     from music21 import chord, converter, instrument, note, percussion, tempo
 
     count = _count_notes(data)
-    if count is not None and count > max_notes:
+    if count > max_notes:
         raise BadMidi(f"too many notes ({count} > {max_notes})")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TranslateWarning for unknown instrument names
@@ -559,12 +568,13 @@ def _ticks(quarter_length: float) -> int:
     return round(float(quarter_length) * TICKS_PER_QUARTER)
 
 
-def _count_notes(data: bytes) -> int | None:
-    """The note count via symusic (fast), to refuse huge files before music21 spends
-    minutes on them; ``None`` if symusic cannot read the file (music21 then decides)."""
+def _count_notes(data: bytes) -> int:
+    """The note count, read by symusic (fast): refuses huge files before music21 spends
+    minutes on them, and corrupt files for the reason the fast engine gives (music21 reads
+    many corrupt files as far as it can), so both engines skip the same files."""
     import symusic
 
     try:
         return int(symusic.Score.from_midi(data).note_num())
-    except (RuntimeError, ValueError):
-        return None
+    except (RuntimeError, ValueError) as exc:
+        raise BadMidi(_symusic_reason(str(exc))) from None

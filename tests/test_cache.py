@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import random
@@ -19,6 +20,7 @@ from pianogen import cache
 from pianogen.cache import cache_key, entry_path, parse_many, read_entry
 from pianogen.data import Skipped
 from pianogen.notes import Note, Piece
+from pianogen.parse import PARSER_VERSION
 
 MELODY = [(0, 1, 60), (1, 1, 62), (2, 0.5, 64), (2.5, 1.5, 67)]
 
@@ -93,7 +95,8 @@ def test_content_change_is_a_miss_and_rename_is_a_hit(tmp_path: Path, monkeypatc
         lambda text: text[: len(text) // 2],  # truncated
         lambda text: "",  # empty
         lambda text: "\x00\x01garbage",  # not JSON
-        lambda text: '{"version": "1", "piece": {"notes": [[1, 2]]}}',  # not our shape
+        lambda text: text.replace('"onset":[', '"onset":[0,'),  # columns of unequal length
+        lambda text: json.dumps({"version": PARSER_VERSION, "piece": {"notes": [[1, 2]]}}),
         lambda text: text.replace('"version":"', '"version":"old'),  # another parser version
     ],
 )
@@ -169,6 +172,7 @@ def test_time_budget(tmp_path: Path, monkeypatch) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(180)
 def test_process_pool_and_a_crashing_worker(tmp_path: Path, monkeypatch) -> None:
     """Misses go to worker processes; a file that kills its worker is that file's skip."""
     paths = files(tmp_path, 5)
@@ -224,6 +228,7 @@ WRITER = textwrap.dedent(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(180)
 def test_sigkill_while_writing_never_leaves_a_corrupt_entry(tmp_path: Path) -> None:
     """A real writer process rewrites a ~1.5 MB entry over and over and is SIGKILLed:
     right after it wrote a new version but before the rename (the writer announces that
@@ -238,8 +243,10 @@ def test_sigkill_while_writing_never_leaves_a_corrupt_entry(tmp_path: Path) -> N
             env=env,
         )
         assert proc.stdout is not None
-        while proc.stdout.readline().strip() != b"ready":
-            pass
+        line = b"fsync"
+        while line == b"fsync":  # until the first entry is complete
+            line = proc.stdout.readline().strip()
+        assert line == b"ready", "the writer process failed to start"
         if attempt % 2 == 0:
             assert proc.stdout.readline().strip() == b"fsync"  # mid-write, for sure
         else:
@@ -253,3 +260,42 @@ def test_sigkill_while_writing_never_leaves_a_corrupt_entry(tmp_path: Path) -> N
     leftovers = [p.name for p in entry.parent.iterdir() if p.name != entry.name]
     assert len(leftovers) >= 2  # the deterministic kills did interrupt writes
     assert all(name.startswith(".entry.json.") and name.endswith(".tmp") for name in leftovers)
+
+
+def test_pool_start_method(monkeypatch) -> None:
+    monkeypatch.delenv("PIANOGEN_MP_START", raising=False)
+    expected = "fork" if sys.platform.startswith("linux") else "spawn"
+    assert cache.pool_context().get_start_method() == expected
+    monkeypatch.setenv("PIANOGEN_MP_START", "spawn")
+    assert cache.pool_context().get_start_method() == "spawn"
+
+
+@pytest.mark.slow
+def test_workers_that_cannot_start_fall_back_to_this_process(tmp_path: Path) -> None:
+    """spawn from a script without a __main__ guard cannot start workers: the files are
+    parsed in the calling process (with a warning), not all reported as crashes."""
+    paths = files(tmp_path, 3)
+    script = textwrap.dedent(
+        f"""
+        import logging
+        logging.basicConfig(format="%(levelname)s: %(message)s")
+        import pianogen.cache as cache
+        cache._FAST_POOL_MIN = 1
+        pieces, skipped = cache.parse_many(
+            {[str(p) for p in paths]!r}, "fast", {str(tmp_path / "c")!r}, jobs=2, progress=False
+        )
+        print(len(pieces), len(skipped))
+        """
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        "PIANOGEN_MP_START": "spawn",
+    }
+    script_path = tmp_path / "no_main_guard.py"
+    script_path.write_text(script)
+    done = subprocess.run(
+        [sys.executable, str(script_path)], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.stdout.split() == ["3", "0"], done.stderr[-2000:]
+    assert "parsing in this process" in done.stderr
