@@ -78,6 +78,7 @@ def main() -> int:
     args = parser.parse_args()
 
     quick = args.quick
+    load_start = [round(x, 2) for x in os.getloadavg()]  # other work skews the naive loop most
     naive_steps = 10 if quick else 50
     repeats = 1 if quick else args.repeats
     if args.run:
@@ -148,6 +149,7 @@ def main() -> int:
     print(f"window mode vs model.predict over {steps} steps: max |dp| = {max_diff:.2e}")
 
     out = {
+        "load_average": {"start": load_start, "end": [round(x, 2) for x in os.getloadavg()]},
         "model": source,
         "parameters": int(model.count_params()),
         "seq_len": seq_len,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -311,3 +312,100 @@ def test_timed_vocabulary_end_to_end(tmp_path):
     assert result["vocabulary"] == "timed"
     audits = result["memorization"]["generated"]
     assert all(a["longest_transposed"] >= a["longest_exact"] >= 1 for a in audits)
+
+
+# ------------------------------------------------------------------------ notebook 03
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "03_evaluate.ipynb"
+
+
+def test_notebook_is_committed_clean_with_its_parameters():
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
+    params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1
+    names = {t.id for node in ast.parse(params[0].source).body for t in node.targets}
+    wanted = {"artist", "run_dir", "data_dir", "cache_dir", "presets", "n_samples", "tokens"}
+    wanted |= {"temperature", "top_k", "top_p", "seed", "media_dir"}
+    assert wanted <= names
+
+
+@pytest.mark.slow
+def test_notebook_runs_on_a_tiny_artist(tmp_path):
+    """Papermill runs the notebook like `pianogen batch` does (cwd = its output folder)."""
+    import nbformat
+    import papermill
+    from midi_factory import write_midi_file
+
+    from pianogen.config import ModelConfig, RunConfig, SplitConfig, TokenConfig
+    from pianogen.models import build_model
+    from pianogen.windows import prepare
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "data"
+    for i in range(5):  # melodies with a few rests and chords
+        notes, t = [], 0.0
+        for _ in range(40):
+            notes.append((t, 0.5, int(rng.integers(55, 75))))
+            if rng.random() < 0.2:
+                notes.append((t, 0.5, notes[-1][2] + 4))
+            t += 0.5 if rng.random() < 0.85 else 1.5
+        write_midi_file(data / "tiny" / f"piece{i}.mid", notes)
+    config = RunConfig(
+        artist="tiny",
+        model=ModelConfig(
+            name="quick-gru",
+            cell="gru",
+            input="embedding",
+            units=(8,),
+            dense_units=0,
+            embedding_dim=4,
+        ),
+        tokens=TokenConfig(seq_len=8, min_count=1),
+        split=SplitConfig(val_fraction=0.2, test_fraction=0.2),
+    )
+    prepared = prepare(config, data, tmp_path / "cache", progress=False)
+    run_dir = tmp_path / "runs" / "tiny" / "quick-gru"
+    config.save(run_dir / "config.json")
+    prepared.vocab.save(run_dir / "vocab.json")
+    build_model(config.model, len(prepared.vocab), 8).save(run_dir / "model.keras")
+    (run_dir / "history.csv").write_text(
+        "epoch,loss,accuracy,val_loss,val_accuracy\n1,2,0.1,2.1,0.1\n"
+    )
+
+    out = tmp_path / "book" / "tiny"
+    out.mkdir(parents=True)
+    papermill.execute_notebook(
+        str(NOTEBOOK),
+        str(out / "03_evaluate.ipynb"),
+        parameters={
+            "artist": "tiny",
+            "presets": ["quick-gru", "not-trained"],
+            "run_dir": str(tmp_path / "runs"),
+            "data_dir": str(data),
+            "cache_dir": str(tmp_path / "cache"),
+            "media_dir": str(out / "media"),
+            "n_samples": 1,
+            "listen": 1,
+            "n_eval": 2,
+            "tokens": 12,
+            "sweep_temperatures": [1.0],
+        },
+        cwd=str(out),
+        kernel_name="python3",
+        progress_bar=False,
+    )
+    nb = nbformat.read(out / "03_evaluate.ipynb", as_version=4)
+    html_out = "".join(
+        o.get("data", {}).get("text/html", "") for c in nb.cells for o in c.get("outputs", [])
+    )
+    assert 'src="media/quick-gru/sample_00_continuation.ogg"' in html_out  # relative to the page
+    assert (out / "media" / "quick-gru" / "sample_00_continuation.ogg").is_file()
+    assert "No trained model for not-trained" in html_out  # a visible note, not a crash
+    assert (run_dir / "evaluation.json").is_file()
+    assert (run_dir / "samples" / "sample_00.mid").is_file()
