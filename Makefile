@@ -10,7 +10,6 @@ JOBS ?= 2
 RUN_DIR ?= runs
 export PYTHONHASHSEED := 0
 export TF_CPP_MIN_LOG_LEVEL := 2
-export MPLBACKEND := Agg
 
 .PHONY: help venv sysdeps data book test test-fast bench lab lint format clean
 

@@ -179,6 +179,9 @@ def _format_escape(path: str) -> str:
     return path.replace("{", "{{").replace("}", "}}")
 
 
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+
 def execute_notebook(
     notebook: Path, output: Path, parameters: dict[str, Any], cwd: Path | None = None
 ) -> Path:
@@ -197,6 +200,9 @@ def execute_notebook(
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.stem}.partial.ipynb")
     logging.getLogger("papermill").setLevel(logging.WARNING)
+    # Kernels inherit our environment; a non-interactive MPLBACKEND (Agg, set by many CI
+    # setups) would make every plt.show() in the book produce no figure at all.
+    os.environ["MPLBACKEND"] = INLINE_BACKEND
     try:
         papermill.execute_notebook(
             _format_escape(str(notebook)),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from pianogen.batch import INLINE_BACKEND
 from pianogen.config import MODEL_PRESETS, PAPER_RESULTS
 from pianogen.errors import PianogenError
 from pianogen.io import atomic_write_text, read_json
@@ -230,6 +232,7 @@ def _execute_chapter(name: str, parameters: dict[str, Any], root: Path) -> Path 
     params = {k: v for k, v in parameters.items() if k in declared}
     tmp = out_dir / f".{name}.tmp.ipynb"
     log.info("book: executing %s", source.name)
+    os.environ["MPLBACKEND"] = INLINE_BACKEND  # figures must reach the executed notebook
     papermill.execute_notebook(
         str(source),
         str(tmp),

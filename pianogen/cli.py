@@ -83,7 +83,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         split=SplitConfig(kind=args.split, seed=args.seed),
         train=train_config,
     )
-    run_dir = train(config, Path(args.data_dir), Path(args.out), cache_dir=Path(args.cache_dir))
+    run_dir = train(
+        config,
+        Path(args.data_dir),
+        Path(args.out),
+        cache_dir=Path(args.cache_dir),
+        resume=not args.force,
+    )
     print(f"run folder: {run_dir}")
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
     model = metrics.get("model", {})
@@ -209,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-count", type=int, default=10)
     p.add_argument("--max-train-windows", type=int, default=0)
     p.add_argument("--out", default="runs", help="RUN_DIR (default runs)")
+    p.add_argument(
+        "--force", action="store_true", help="start over instead of resuming an existing run"
+    )
 
     p = add("generate", cmd_generate, "sample new pieces from a trained run")
     p.add_argument("run_dir", help="a run folder RUN_DIR/<artist>/<preset>")

@@ -1,0 +1,61 @@
+"""The CLI: thin wrappers that print results, and one clear line (exit 2) on user errors."""
+
+import json
+
+import pytest
+from midi_factory import write_midi_file
+
+from pianogen.cli import main
+
+
+def _scale(start: int, n: int = 40) -> list[tuple[float, float, int]]:
+    return [(i * 0.5, 0.5, start + (i % 8)) for i in range(n)]
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    root = tmp_path / "midi"
+    for i in range(3):
+        write_midi_file(root / "bach" / f"piece{i}.mid", _scale(60 + i))
+    (root / "bach" / "junk.mid").write_bytes(b"\x00" * 10)
+    return root
+
+
+def test_explore_json_prints_one_object(data_dir, tmp_path, capsys):
+    status = main(
+        [
+            "explore",
+            "--data-dir",
+            str(data_dir),
+            "--artist",
+            "bach",
+            "--json",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ]
+    )
+    assert status == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["artist"] == "bach" and result["files"] == 3
+    assert result["tokens"] == 120  # 3 pieces x 40 single notes
+    assert [s["file"].endswith("junk.mid") for s in result["skipped"]] == [True]
+    assert set(result["vocab_at_threshold"]) == {"30", "50", "70", "90"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["explore", "--data-dir", "{data}", "--artist", "../etc", "--json"], "artist"),
+        (["explore", "--data-dir", "{data}", "--artist", "nobody", "--json"], "nobody"),
+        (["explore", "--data-dir", "{missing}", "--artist", "bach", "--json"], "missing"),
+        (["train", "--data-dir", "{data}", "--artist", "bach", "--preset", "gpt"], "preset"),
+        (["generate", "{missing}"], "missing"),
+    ],
+)
+def test_user_errors_are_one_line_without_traceback(argv, message, data_dir, tmp_path, capsys):
+    argv = [a.format(data=data_dir, missing=tmp_path / "missing") for a in argv]
+    assert main([*argv, "--cache-dir", str(tmp_path / "cache")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    error_lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(error_lines) == 1 and message in error_lines[0], err
