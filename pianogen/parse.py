@@ -24,6 +24,12 @@ in the same order and with the same float tie-breaks (see :func:`_track_notes`):
 4. durations snap with music21's look-ahead: a grid whose unit divides the gap to the next
    quantized onset wins, and a note never quantizes to length 0.
 
+Known differences (none occurs in piano-midi.de): symusic splits a track by channel, so in a
+*format-1* track holding several channels the fast engine gathers chords per channel
+(format-0 files are merged back, as music21 keeps them); and music21 turns a chord that
+mixes drum-channel and pitched notes into percussion, dropping its pitched notes, which the
+fast engine keeps.
+
 Both engines then share the post-processing: the piano part(s) by GM program (0-7, never
 drums; all pitched parts when none is a piano), zero-length (grace) notes dropped, notes
 with the same onset and pitch merged (longest duration, loudest velocity), the first tempo
@@ -256,9 +262,20 @@ def _parse_fast(data: bytes, header: dict, max_notes: int) -> tuple[list[_Part],
         for events in (score.tempos, score.time_signatures, score.key_signatures):
             extra += [int(e.time) for e in events]
     parts = []
+    pitched = [t for t in score.tracks if len(t.notes) and not t.is_drum]
+    if header["format"] == 0 and len(pitched) > 1:
+        # symusic splits a track by channel and program; music21 keeps the one track of a
+        # format-0 file as one part (chords gathered across channels): merge them back.
+        paired = [_paired_notes(t.notes.numpy()) for t in pitched]  # per channel, as music21
+        on, off, pitch, velocity = (np.concatenate(column) for column in zip(*paired, strict=True))
+        count = len(on)
+        rows = _quantized_rows(on, off, pitch, velocity, tpq, extra)
+        first = pitched[0]
+        parts.append(_Part(str(first.name), int(first.program), False, count, rows))
+        pitched = []
     for track in score.tracks:
         count = len(track.notes)
-        if not count:
+        if not count or (not track.is_drum and track not in pitched):
             continue
         drum = bool(track.is_drum)
         rows = _rows(()) if drum else _track_notes(track.notes.numpy(), tpq, extra)
@@ -285,13 +302,30 @@ _DURATION_CACHE: dict[tuple[int, int, int], int] = {}
 
 def _track_notes(arrays: dict, tpq: int, extra_ticks: Sequence[int] = ()) -> np.ndarray:
     """One symusic track -> note rows on the 12-tick grid, as music21 would import it."""
+    return _quantized_rows(*_paired_notes(arrays), tpq, extra_ticks)
+
+
+def _paired_notes(arrays: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(onset, music21's note-off, pitch, velocity) in ticks, from one symusic track."""
     on = arrays["time"].astype(np.int64)
     off = on + arrays["duration"].astype(np.int64)
     pitch = arrays["pitch"].astype(np.int64) & 0x7F
     velocity = arrays["velocity"].astype(np.int64) & 0x7F
+    return on, _music21_note_offs(on, off, pitch), pitch, velocity
+
+
+def _quantized_rows(
+    on: np.ndarray,
+    off: np.ndarray,
+    pitch: np.ndarray,
+    velocity: np.ndarray,
+    tpq: int,
+    extra_ticks: Sequence[int] = (),
+) -> np.ndarray:
+    """Chord gathering and quantization of one music21 part's notes (ticks in, 12/quarter
+    rows out)."""
     order = np.argsort(on, kind="stable")  # note-on order, ties in file order
     on, off, pitch, velocity = on[order], off[order], pitch[order], velocity[order]
-    off = _music21_note_offs(on, off, pitch)
     firsts, lasts, members, sizes = _group_chords(on, off, tpq / 4)
     q_on = _quantize_offsets(on[firsts], tpq)
     # music21 looks ahead to the next element (note, chord or same-track meta event) whose

@@ -299,3 +299,13 @@ def test_workers_that_cannot_start_fall_back_to_this_process(tmp_path: Path) -> 
     )
     assert done.stdout.split() == ["3", "0"], done.stderr[-2000:]
     assert "parsing in this process" in done.stderr
+
+
+def test_progress_bar_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    paths = files(tmp_path, 3)
+    parse_many(paths, "fast", tmp_path / "c", jobs=1, progress=True, desc="parsing bach")
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "parsing bach" in captured.err and "3/3" in captured.err
+    parse_many(paths, "fast", tmp_path / "c", jobs=1, progress=False)
+    assert capsys.readouterr().err == ""

@@ -239,3 +239,22 @@ def test_missing_and_folder(tmp_path: Path) -> None:
         parse_midi(tmp_path / "nope.mid")
     with pytest.raises(BadMidi, match="folder"):
         parse_midi(tmp_path)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_format_0_two_channels_is_one_part(engine: str) -> None:
+    """A format-0 file with the hands on channels 1 and 2: music21 keeps one part and
+    gathers chords across the channels; the fast engine merges symusic's split tracks."""
+    # left hand (channel 2): C3 from tick 0 to 480; right hand (channel 1): E4 from tick
+    # 100 to 480. Alone, tick 100 (0.21 quarters) would snap to the sixteenth (3); gathered
+    # into the left hand's chord it sits at 0, and the chord takes the length of its last
+    # member (380 ticks -> 0.75 quarters = 9), as music21 does.
+    left_hand = [(0, bytes([0x91, 48, 70])), (480, bytes([0x81, 48, 0]))]
+    right_hand = [(100 / 480, 380 / 480, 64), (1, 1, 67)]
+    data = tracks_bytes([TrackSpec(notes=right_hand, extra=left_hand)], fmt=0, conductor=False)
+    piece = parse_bytes(data, engine)
+    assert [(n.onset, n.duration, n.pitch) for n in piece.notes] == [
+        (0, 9, 48),
+        (0, 9, 64),
+        (12, 12, 67),
+    ]
