@@ -246,7 +246,7 @@ def load_artist(
     names: list[str] = []
     labels: dict[str, str] = {}  # path -> its name in messages (relative, with suffix)
     skipped: list[Skipped] = []
-    digest = hashlib.sha256()
+    hashes: list[tuple[str, str]] = []  # (prefix, that artist's data_hash)
     for name in artists:
         folder = _artist_folder(data_dir, name)
         files, passed = scan_artist(data_dir, name)
@@ -257,9 +257,13 @@ def load_artist(
             paths.append(path)
             names.append(prefix + rel[: -len(path.suffix)])
             labels[str(path)] = prefix + rel
-        digest.update(f"{prefix}\0{data_hash(folder, files)}\n".encode())
+        hashes.append((prefix, data_hash(folder, files)))
     # One artist: exactly data_hash(folder, files); "all": a hash over each artist's hash.
-    combined = data_hash(folder, files) if artist != ALL_ARTISTS else digest.hexdigest()
+    if artist == ALL_ARTISTS:
+        text = "".join(f"{prefix}\0{value}\n" for prefix, value in hashes)
+        combined = hashlib.sha256(text.encode()).hexdigest()
+    else:
+        combined = hashes[0][1]
     for item in skipped:
         log.warning("skipped %s: %s", item.file, item.reason)
     pieces, bad = parse_many(
