@@ -13,6 +13,7 @@ different colours.
 
 from __future__ import annotations
 
+import html
 import logging
 import math
 import os
@@ -525,3 +526,15 @@ def piano_roll(
     if title:
         ax.set_title(title)
     return ax
+
+
+def note_html(text: str) -> str:
+    """A visible, escaped note for the book where something could not be shown."""
+    return f'<div class="admonition note"><p>{html.escape(str(text))}</p></div>'
+
+
+def note(text: str) -> None:
+    """Display :func:`note_html` in a notebook."""
+    from IPython.display import HTML, display
+
+    display(HTML(note_html(text)))

@@ -258,3 +258,10 @@ def test_piano_roll_without_primer_and_on_given_axes():
     with pytest.raises(RenderError, match="nothing to render"):
         render.piano_roll([])
     plt.close(fig)
+
+
+def test_notes_for_readers_are_escaped():
+    from pianogen.render import note_html
+
+    out = note_html("<script>alert(1)</script> & more")
+    assert "<script>" not in out and "&lt;script&gt;" in out and "&amp; more" in out
