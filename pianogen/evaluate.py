@@ -49,6 +49,7 @@ __all__ = [
     "kl_divergence",
     "memorization",
     "metric_frame",
+    "metric_summary",
     "ngram_repetition",
     "overlap_area",
     "piece_metrics",
@@ -465,3 +466,18 @@ def metric_frame(evaluation: dict[str, Any]) -> pd.DataFrame:
         for k, metrics in enumerate(evaluation["metrics"][kind]):
             rows.append({"set": kind, "piece": k, **metrics})
     return pd.DataFrame(rows)
+
+
+def metric_summary(frame: pd.DataFrame, label: str) -> dict[str, Any]:
+    """One table row summarising a set of pieces from :func:`metric_frame`: ``set`` (the
+    label), ``pieces`` (the row count) and, per feature in :data:`FEATURES`, the text
+    ``"mean ± std"`` (population std, 2 decimals) over the pieces where it is defined, or
+    ``"–"`` when it is defined for none (or the column is missing)."""
+    import pandas as pd
+
+    row: dict[str, Any] = {"set": label, "pieces": len(frame)}
+    for feature in FEATURES:
+        column = frame[feature] if feature in frame else pd.Series(dtype=float)
+        values = pd.to_numeric(column, errors="coerce").dropna()
+        row[feature] = f"{values.mean():.2f} ± {values.std(ddof=0):.2f}" if len(values) else "–"
+    return row

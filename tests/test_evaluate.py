@@ -22,6 +22,7 @@ from pianogen.evaluate import (
     kl_divergence,
     memorization,
     metric_frame,
+    metric_summary,
     ngram_repetition,
     overlap_area,
     piece_metrics,
@@ -409,3 +410,24 @@ def test_notebook_runs_on_a_tiny_artist(tmp_path):
     assert "No trained model for not-trained" in html_out  # a visible note, not a crash
     assert (run_dir / "evaluation.json").is_file()
     assert (run_dir / "samples" / "sample_00.mid").is_file()
+
+
+def test_metric_summary_is_mean_and_population_std_per_feature():
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "set": ["generated"] * 3,
+            "pitch_range": [10, 12, 14],  # mean 12, std sqrt(8/3) = 1.633
+            "polyphony": [1.0, None, 3.0],  # undefined values are skipped: mean 2, std 1
+            "note_density": [None, None, None],  # defined for no piece
+        }
+    )
+    row = metric_summary(frame, "gru")
+    assert row["set"] == "gru" and row["pieces"] == 3
+    assert row["pitch_range"] == "12.00 ± 1.63"
+    assert row["polyphony"] == "2.00 ± 1.00"
+    assert row["note_density"] == "–"
+    assert row["mean_ioi"] == "–"  # a feature missing from the frame
+    assert list(row)[2:] == list(FEATURES)
+    assert metric_summary(frame.iloc[:0], "empty")["pieces"] == 0
