@@ -23,6 +23,80 @@ sys.path.insert(0, str(HERE.parent))
 from pianogen.io import atomic_write_json  # noqa: E402
 
 
+def _ratio(name: str, value, target=None, note: str = "") -> dict:
+    return {"name": name, "ratio": value, "target": target, "note": note}
+
+
+def extract_ratios(bench: str, data: dict) -> list[dict]:
+    """The headline ratios of one benchmark's JSON, each with its target (for the book)."""
+    if bench == "generate":
+        rows = [
+            _ratio(
+                f"generate {key.replace('_', ' ')} vs naive",
+                item["speedup_vs_naive"],
+                data.get("targets", {}).get(key, {}).get("speedup"),
+                note=f"{item['tokens_per_second']:,.0f} tokens/s",
+            )
+            for key, item in data["incremental"].items()
+        ]
+        return rows
+    if bench == "parse":
+        targets = data.get("targets", {})
+        return [
+            _ratio(
+                "parse: warm cache vs cold music21",
+                data["cache_vs_music21"]["ratio"],
+                targets.get("cache_vs_music21"),
+            ),
+            _ratio(
+                "parse: cold parallel vs serial",
+                data["parallel_vs_serial"]["ratio"],
+                targets.get("parallel_vs_serial"),
+                note=f"pure-CPU control {data['parallel_vs_serial'].get('cpu_control_ratio')}x",
+            ),
+            _ratio(
+                "parse: fast engine vs music21",
+                data["fast_vs_music21"]["ratio_total"],
+                targets.get("fast_vs_music21"),
+            ),
+            _ratio(
+                "parse: token agreement (min over composers)",
+                data["min_token_agreement"],
+                targets.get("tokens"),
+                note=f"{data['files']} files",
+            ),
+        ]
+    if bench == "train":
+        memory = data["memory"]
+        rows = [
+            _ratio(
+                "train input: memory of float32 arrays vs ours",
+                memory["memory_ratio_float32_vs_ours"],
+                10.0,
+                note=f"{memory['ours']['windows']:,} windows",
+            ),
+            _ratio(
+                "train input: throughput ours vs float32",
+                memory["throughput_ratio_ours_vs_float32"],
+                1.0,
+            ),
+        ]
+        for preset, item in data.get("presets", {}).items():
+            rows.append(
+                _ratio(
+                    f"train {preset}: share of matmul rate",
+                    item["fraction_of_matmul_rate"],
+                    0.5,
+                    note=f"{item['sequences_per_s']:.0f} seq/s",
+                )
+            )
+        for preset, item in data.get("cheap_wins", {}).items():
+            rows.append(_ratio(f"train {preset}: batch 256 vs 64", item["batch_256_vs_64"]))
+            rows.append(_ratio(f"train {preset}: jit_compile on vs off", item["jit_on_vs_off"]))
+        return rows
+    return []
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
@@ -58,6 +132,7 @@ def main() -> int:
             continue
         data = json.loads(out.read_text())
         data["seconds"] = round(elapsed, 1)
+        data["ratios"] = extract_ratios(name, data)
         results["benchmarks"][name] = data
     atomic_write_json(Path(args.out), results)
     print(f"wrote {args.out}")

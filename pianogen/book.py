@@ -386,7 +386,7 @@ def benchmark_table(results: dict) -> pd.DataFrame:
                     "ratio name": item.get("name"),
                     "ratio": ratio,
                     "target": target,
-                    "met": bool(ratio is not None and (target is None or ratio >= target)),
+                    "met": None if target is None else bool(ratio is not None and ratio >= target),
                     "note": item.get("note", ""),
                 }
             )
