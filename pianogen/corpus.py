@@ -34,7 +34,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pianogen.io import atomic_write_bytes, atomic_write_json, read_json, sha256_file
@@ -47,6 +47,11 @@ log = logging.getLogger("pianogen")
 # for 15 movements, and whole quartets that take minutes to parse.
 DEFAULT_COMPOSERS = ("bach", "haydn", "monteverdi", "mozart", "palestrina")
 DEFAULT_WORKS = 15
+# Composers whose works are short get more of them, so every artist has a few thousand
+# tokens and its held-out pieces hold more than a handful of 50-token windows: a Bach
+# chorale is ~100 tokens (15 chorales gave 1,600 tokens and 9 test windows), a Palestrina
+# mass movement ~200.
+WORKS_SCALE = {"bach": 3, "palestrina": 2}
 DEFAULT_QPM = 100.0
 DEFAULT_TIME_BUDGET = 120.0  # seconds per work
 TPQ = 480
@@ -219,12 +224,15 @@ def build_default_dataset(
     works_per_composer: int = DEFAULT_WORKS,
     *,
     composers: Sequence[str] = DEFAULT_COMPOSERS,
+    works_scale: Mapping[str, int] = WORKS_SCALE,
     jobs: int | None = None,
     time_budget: float | None = DEFAULT_TIME_BUDGET,
     progress: bool = True,
     force: bool = False,
 ) -> dict:
     """Export ``works_per_composer`` works per composer to ``out_dir`` (see the module doc).
+
+    ``works_scale`` multiplies that number for composers whose works are short.
 
     Returns the manifest (also written to ``out_dir/MANIFEST.json``). An existing complete
     dataset with the same settings is returned without work unless ``force``.
@@ -240,6 +248,7 @@ def build_default_dataset(
     settings = {
         "composers": list(composers),
         "works_per_composer": int(works_per_composer),
+        "works_scale": {c: works_scale.get(c, 1) for c in composers},
         "music21": music21.__version__,
         "version": MANIFEST_VERSION,
     }
@@ -254,7 +263,8 @@ def build_default_dataset(
     results: dict[str, dict] = {}
     tried = {c: 0 for c in composers}
     jobs = max(1, int(jobs or os.cpu_count() or 1))
-    total = sum(min(works_per_composer, len(w)) for w in candidates.values())
+    wanted = {c: works_per_composer * works_scale.get(c, 1) for c in composers}
+    total = sum(min(wanted[c], len(w)) for c, w in candidates.items())
     bar = tqdm(total=total, disable=not progress, file=sys.stderr, desc="exporting corpus")
     pool = None
     if jobs > 1:
@@ -266,7 +276,7 @@ def build_default_dataset(
             batch = []
             for composer, works in candidates.items():
                 done = [results[s] for s in works[: tried[composer]]]
-                needed = works_per_composer - sum("data" in r for r in done)
+                needed = wanted[composer] - sum("data" in r for r in done)
                 take = works[tried[composer] : tried[composer] + max(0, needed)]
                 tried[composer] += len(take)
                 batch += take

@@ -46,7 +46,12 @@ def test_export_one_work_keeps_voices_at_sounding_pitch() -> None:
 def test_build_small_dataset_is_deterministic_and_reused(tmp_path: Path) -> None:
     out = tmp_path / "midi"
     manifest = corpus.build_default_dataset(
-        out, works_per_composer=1, composers=["bach", "palestrina"], jobs=1, progress=False
+        out,
+        works_per_composer=1,
+        works_scale={},
+        composers=["bach", "palestrina"],
+        jobs=1,
+        progress=False,
     )
     files = manifest["files"]
     assert [f["composer"] for f in files] == ["bach", "palestrina"]
@@ -63,7 +68,11 @@ def test_build_small_dataset_is_deterministic_and_reused(tmp_path: Path) -> None
     mtimes = {f["file"]: (out / f["file"]).stat().st_mtime_ns for f in files}
     assert (
         corpus.build_default_dataset(
-            out, works_per_composer=1, composers=["bach", "palestrina"], progress=False
+            out,
+            works_per_composer=1,
+            works_scale={},
+            composers=["bach", "palestrina"],
+            progress=False,
         )
         == manifest
     )
@@ -71,13 +80,18 @@ def test_build_small_dataset_is_deterministic_and_reused(tmp_path: Path) -> None
     # a damaged file makes it rebuild, with the same bytes (and 2 workers: same choice)
     (out / files[0]["file"]).write_bytes(b"damaged")
     again = corpus.build_default_dataset(
-        out, works_per_composer=1, composers=["bach", "palestrina"], jobs=2, progress=False
+        out,
+        works_per_composer=1,
+        works_scale={},
+        composers=["bach", "palestrina"],
+        jobs=2,
+        progress=False,
     )
     assert again == manifest
     assert {f["file"]: (out / f["file"]).read_bytes() for f in files} == first
     # a smaller build removes the files the earlier one wrote and this one does not
     smaller = corpus.build_default_dataset(
-        out, works_per_composer=1, composers=["bach"], jobs=1, progress=False
+        out, works_per_composer=1, works_scale={}, composers=["bach"], jobs=1, progress=False
     )  # bach's export is cached by nothing: it is simply redone (1 s)
     assert [f["file"] for f in smaller["files"]] == [files[0]["file"]]
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.mid")) == [files[0]["file"]]
@@ -95,7 +109,7 @@ def test_failing_works_are_reported_and_replaced(tmp_path: Path, monkeypatch) ->
 
     monkeypatch.setattr(corpus, "export_work", flaky)  # jobs=1: exported in this process
     manifest = corpus.build_default_dataset(
-        tmp_path, works_per_composer=1, composers=["bach"], jobs=1, progress=False
+        tmp_path, works_per_composer=1, works_scale={}, composers=["bach"], jobs=1, progress=False
     )
     assert [f["source"] for f in manifest["files"]] == [corpus.corpus_works("bach")[1]]
     [skip] = manifest["skipped"]
@@ -107,4 +121,6 @@ def test_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="works_per_composer"):
         corpus.build_default_dataset(tmp_path, works_per_composer=0)
     with pytest.raises(ValueError, match="no scores for composer 'nobody'"):
-        corpus.build_default_dataset(tmp_path, works_per_composer=1, composers=["nobody"])
+        corpus.build_default_dataset(
+            tmp_path, works_per_composer=1, works_scale={}, composers=["nobody"]
+        )
