@@ -49,7 +49,7 @@ book: $(STAMP) sysdeps data
 	$(BIN)/pianogen book --data-dir $(DATA_DIR) --profile $(PROFILE) --runs $(RUN_DIR) || exit $$?; \
 	echo "make book: $$(( $$(date +%s) - start )) s"; exit $$status
 
-test: $(STAMP) sysdeps
+test: $(STAMP) sysdeps lint
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
