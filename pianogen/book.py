@@ -25,6 +25,7 @@ import pandas as pd
 from pianogen.batch import INLINE_BACKEND
 from pianogen.config import MODEL_PRESETS, PAPER_RESULTS
 from pianogen.errors import PianogenError
+from pianogen.explore import repo_root
 from pianogen.io import atomic_write_text, read_json
 
 log = logging.getLogger("pianogen")
@@ -36,11 +37,6 @@ CHAPTER_NOTEBOOKS = {
     "performance": "92_performance.ipynb",
 }
 WINDOW_SPLIT_DIR = "_window-split"  # RUN_DIR/_window-split/<artist>/<preset>: the paper's split
-
-
-def repo_root() -> Path:
-    """The checkout this package lives in (book sources, notebooks and _config.yml)."""
-    return Path(__file__).resolve().parents[1]
 
 
 class BookError(PianogenError):
