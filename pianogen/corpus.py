@@ -29,6 +29,7 @@ time budget: a few corpus works take minutes to parse.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import logging
 import os
 import sys
@@ -322,7 +323,11 @@ def build_default_dataset(
     files.sort(key=lambda item: item["file"])
     for rel in sorted(previous - {item["file"] for item in files}):
         # A file an earlier build wrote and this one does not: it must not stay as data.
-        (out_dir / rel).unlink(missing_ok=True)
+        stale = out_dir / rel
+        stale.unlink(missing_ok=True)
+        # ... nor its composer folder, which would be an artist with nothing usable.
+        with contextlib.suppress(OSError):
+            stale.parent.rmdir()  # only succeeds when the folder is now empty
     manifest = {
         "settings": settings,
         "source": f"music21 {music21.__version__} corpus (music21.corpus)",

@@ -95,6 +95,7 @@ def test_build_small_dataset_is_deterministic_and_reused(tmp_path: Path) -> None
     )  # bach's export is cached by nothing: it is simply redone (1 s)
     assert [f["file"] for f in smaller["files"]] == [files[0]["file"]]
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.mid")) == [files[0]["file"]]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["bach"]  # no empty artist
 
 
 def test_failing_works_are_reported_and_replaced(tmp_path: Path, monkeypatch) -> None:
