@@ -12,7 +12,7 @@ tick they came from (``stripTies`` joins the wrong pieces across voices).
 
 ``"fast"`` reads the file with symusic (compiled, sub-millisecond) and then redoes what
 music21's MIDI import does (``midi/translate.py`` and ``Stream.quantize`` in music21 10.5),
-in the same order and with the same float tie-breaks (see :func:`_track_notes`):
+in the same order and with the same float tie-breaks (see :func:`_quantized_rows`):
 
 1. note-on/off pairing: a note-on ends at the *next* note-off of its pitch (music21 pairs
    backwards without popping), so overlapping re-strikes end together;
@@ -24,11 +24,15 @@ in the same order and with the same float tie-breaks (see :func:`_track_notes`):
 4. durations snap with music21's look-ahead: a grid whose unit divides the gap to the next
    quantized onset wins, and a note never quantizes to length 0.
 
-Known differences (none occurs in piano-midi.de): symusic splits a track by channel, so in a
-*format-1* track holding several channels the fast engine gathers chords per channel
-(format-0 files are merged back, as music21 keeps them); and music21 turns a chord that
-mixes drum-channel and pitched notes into percussion, dropping its pitched notes, which the
-fast engine keeps.
+Known differences. (1) A note struck again at the tick where the previous one ends, with
+the new note-on written *before* the old note-off: music21 pairs the new note-on with that
+note-off and drops it as a zero-length grace note; symusic keeps it, and the fast engine
+cannot see the order of events within a tick (4 notes of ``ravel_miroirs_1.mid``). (2)
+symusic splits a track by channel, so in a *format-1* track holding several channels the
+fast engine gathers chords per channel (format-0 files are merged back, as music21 keeps
+them). (3) music21 turns a chord that mixes drum-channel and pitched notes into percussion,
+dropping its pitched notes; the fast engine keeps them. (2) and (3) never occur in
+piano-midi.de.
 
 Both engines then share the post-processing: the piano part(s) by GM program (0-7, never
 drums; all pitched parts when none is a piano), zero-length (grace) notes dropped, notes
@@ -44,6 +48,7 @@ import struct
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -69,8 +74,9 @@ __all__ = [
 ]
 
 RawNote = tuple[int, int, int, int]  # (onset, duration, pitch, velocity), 12 ticks/quarter
-# a piece of a note split by ties: RawNote + tie type ("start"/"continue"/"stop"/"") + origin
-TiedPiece = tuple[int, int, int, int, str, object]
+# a piece of a note split by ties: (onset, duration, pitch, velocity, tie type
+# "start"/"continue"/"stop"/"", origin); times in any exact unit (ticks or Fractions)
+TiedPiece = tuple[int | Fraction, int | Fraction, int, int, str, object]
 
 
 class BadMidi(PianogenError, ValueError):
@@ -261,25 +267,21 @@ def _parse_fast(data: bytes, header: dict, max_notes: int) -> tuple[list[_Part],
     if header["format"] == 0:
         for events in (score.tempos, score.time_signatures, score.key_signatures):
             extra += [int(e.time) for e in events]
-    parts = []
     pitched = [t for t in score.tracks if len(t.notes) and not t.is_drum]
-    if header["format"] == 0 and len(pitched) > 1:
-        # symusic splits a track by channel and program; music21 keeps the one track of a
-        # format-0 file as one part (chords gathered across channels): merge them back.
-        paired = [_paired_notes(t.notes.numpy()) for t in pitched]  # per channel, as music21
-        on, off, pitch, velocity = (np.concatenate(column) for column in zip(*paired, strict=True))
-        count = len(on)
-        rows = _quantized_rows(on, off, pitch, velocity, tpq, extra)
-        first = pitched[0]
-        parts.append(_Part(str(first.name), int(first.program), False, count, rows))
-        pitched = []
+    # symusic splits a track by channel and program. music21 keeps the one track of a
+    # format-0 file as one part (chords gathered across its channels): merge it back.
+    groups = [pitched] if header["format"] == 0 and pitched else [[t] for t in pitched]
+    parts = []
+    for group in groups:
+        paired = [_paired_notes(t.notes.numpy()) for t in group]  # pairing is per channel
+        rows = _quantized_rows(*(np.concatenate(c) for c in zip(*paired, strict=True)), tpq, extra)
+        count = sum(len(t.notes) for t in group)
+        parts.append(_Part(str(group[0].name), int(group[0].program), False, count, rows))
     for track in score.tracks:
-        count = len(track.notes)
-        if not count or (not track.is_drum and track not in pitched):
-            continue
-        drum = bool(track.is_drum)
-        rows = _rows(()) if drum else _track_notes(track.notes.numpy(), tpq, extra)
-        parts.append(_Part(str(track.name), int(track.program), drum, count, rows))
+        if track.is_drum and len(track.notes):  # only counted: drums are never used
+            parts.append(
+                _Part(str(track.name), int(track.program), True, len(track.notes), _rows(()))
+            )
     return parts, qpm, meta
 
 
@@ -298,11 +300,6 @@ def _symusic_reason(message: str) -> str:
 
 
 _DURATION_CACHE: dict[tuple[int, int, int], int] = {}
-
-
-def _track_notes(arrays: dict, tpq: int, extra_ticks: Sequence[int] = ()) -> np.ndarray:
-    """One symusic track -> note rows on the 12-tick grid, as music21 would import it."""
-    return _quantized_rows(*_paired_notes(arrays), tpq, extra_ticks)
 
 
 def _paired_notes(arrays: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -524,8 +521,7 @@ def _parse_music21(data: bytes, max_notes: int) -> tuple[list[_Part], float, dic
             if isinstance(el, note.Unpitched | percussion.PercussionChord):
                 drum_notes += 1
                 continue
-            onset = _ticks(offset)
-            duration = _ticks(el.quarterLength)
+            onset, duration = offset, Fraction(el.quarterLength)  # exact until joined
             # makeTies copies the editorial: a continuation still knows its note's MIDI tick
             origin = el.editorial.get("midiTickStart")
             for n in el.notes if isinstance(el, chord.Chord) else (el,):
@@ -533,7 +529,7 @@ def _parse_music21(data: bytes, max_notes: int) -> tuple[list[_Part], float, dic
                 velocity = n.volume.velocity if n.volume.velocity is not None else 64
                 kind = tie.type if tie is not None else ""
                 pieces.append((onset, duration, int(n.pitch.midi), int(velocity), kind, origin))
-        notes = _join_ties(pieces)
+        notes = [(_ticks(o), _ticks(d), p, v) for o, d, p, v in _join_ties(pieces)]
         if notes or drum_notes:
             drum = not notes
             count = drum_notes if drum else len(notes)
@@ -541,35 +537,45 @@ def _parse_music21(data: bytes, max_notes: int) -> tuple[list[_Part], float, dic
     return parts, qpm, meta
 
 
-def _absolute_notes(part, meta: dict) -> list[tuple[float, object]]:
-    """Every note/chord of a music21 part with its offset from the start of the piece.
+def _absolute_notes(part, meta: dict) -> list[tuple[Fraction, object]]:
+    """Every note/chord of a music21 part with its exact offset from the start of the piece.
 
     Offsets are counted from each measure's *nominal* start (the sum of the bar lengths
     before it), not from ``Measure.offset``: when a part needs voices, music21 10.5's
     ``makeMeasures``/``makeTies`` can leave a measure overfull (e.g. 3.5 quarters in 3/4),
     which shifts every later measure of that hand -- and everything in them -- by the
-    overflow. The notes inside each measure are right; only the measure offsets drift.
+    overflow. The notes inside each measure are right; only the measure offsets drift. A
+    measure *shorter* than its bar (a meter change in mid-bar) is real and kept. Offsets
+    stay exact fractions: a barline can fall off the 12-tick grid (15/32 time).
     """
     from music21 import stream
 
     measures = list(part.getElementsByClass(stream.Measure))
     if not measures:
-        return [(float(el.offset), el) for el in part.flatten().notes]
+        return [(Fraction(el.offset), el) for el in part.flatten().notes]
     out = []
-    start = 0.0
+    start = Fraction(0)
     drifted = 0
-    for measure in measures:
-        if abs(float(measure.offset) - start) > 1e-6:
+    offsets = [Fraction(m.offset) for m in measures]
+    bar = Fraction(4)  # music21's default 4/4 until a measure carries a time signature
+    for k, measure in enumerate(measures):
+        if offsets[k] != start:
             drifted += 1
         for el in measure.recurse().notes:
-            out.append((start + float(el.getOffsetInHierarchy(measure)), el))
-        start += float(measure.barDuration.quarterLength)
+            out.append((start + Fraction(el.getOffsetInHierarchy(measure)), el))
+        if measure.timeSignature is not None:
+            # not Measure.barDuration: it looks the meter up by the (drifted) offset
+            bar = Fraction(measure.timeSignature.barDuration.quarterLength)
+        step = bar
+        if k + 1 < len(measures) and offsets[k + 1] - offsets[k] < step:
+            step = offsets[k + 1] - offsets[k]  # cut short by a meter change mid-bar: real
+        start += step
     if drifted:
         meta["measures_realigned"] = meta.get("measures_realigned", 0) + drifted
     return out
 
 
-def _join_ties(pieces: list[TiedPiece]) -> list[RawNote]:
+def _join_ties(pieces: list[TiedPiece]) -> list[tuple]:
     """Undo barline ties: a piece marked ``stop``/``continue`` extends the piece of the same
     pitch and origin marked ``start``/``continue`` that ends exactly where it begins.
 
@@ -578,10 +584,10 @@ def _join_ties(pieces: list[TiedPiece]) -> list[RawNote]:
     when they sit in different voices.
     """
     pieces.sort(key=lambda p: p[0])
-    notes: list[list[int]] = []
+    notes: list[list] = []
     # (pitch, end tick, origin) -> notes waiting for their continuation (a chord may hold
     # the same pitch twice, each copy tied on its own)
-    open_ties: dict[tuple, list[list[int]]] = {}
+    open_ties: dict[tuple, list[list]] = {}
     for onset, duration, pitch, velocity, kind, origin in pieces:
         current = None
         if kind in ("stop", "continue"):
@@ -598,8 +604,8 @@ def _join_ties(pieces: list[TiedPiece]) -> list[RawNote]:
     return [(a, b, c, d) for a, b, c, d in notes]
 
 
-def _ticks(quarter_length: float) -> int:
-    return round(float(quarter_length) * TICKS_PER_QUARTER)
+def _ticks(quarter_length: Fraction | float) -> int:
+    return round(Fraction(quarter_length) * TICKS_PER_QUARTER)
 
 
 def _count_notes(data: bytes) -> int:

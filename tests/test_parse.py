@@ -258,3 +258,60 @@ def test_format_0_two_channels_is_one_part(engine: str) -> None:
         (0, 9, 64),
         (12, 12, 67),
     ]
+
+
+def test_measure_offsets_are_realigned() -> None:
+    """music21 can leave a measure overfull (shifting every later measure of that hand);
+    notes are placed from the nominal bar starts, a measure cut short by a meter change
+    stays short, and the meter comes from the measures' own time signatures."""
+    from fractions import Fraction
+
+    from music21 import meter, note, stream
+
+    part = stream.Part()
+    bars = [  # (actual offset music21 left, time signature, notes (offset in bar, pitch))
+        (0, "3/4", [(0, 60)]),
+        (3.5, None, [(0, 62)]),  # the first bar was overfull by 0.5: drifted
+        (6.5, "15/32", [(0.5, 64)]),  # 15/32 = 1.875 quarters ...
+        (7.5, "2/4", [(0, 65)]),  # ... cut short after 1.0 by a meter change: real
+    ]
+    for number, (offset, ts, notes) in enumerate(bars, start=1):
+        measure = stream.Measure(number=number)
+        if ts:
+            measure.timeSignature = meter.TimeSignature(ts)
+        for at, pitch in notes:
+            measure.insert(at, note.Note(pitch))
+        part.insert(offset, measure)
+    meta: dict = {}
+    placed = [(offset, el.pitch.midi) for offset, el in parse._absolute_notes(part, meta)]
+    assert placed == [(0, 60), (3, 62), (Fraction(13, 2), 64), (7, 65)]
+    assert meta["measures_realigned"] == 3
+
+
+def test_join_ties_by_pitch_end_and_origin() -> None:
+    from fractions import Fraction
+
+    third = Fraction(1, 3)
+    pieces = [
+        # two overlapping C4s split at the barline 4: origins tell them apart
+        (Fraction(3), Fraction(1), 60, 80, "start", 10),
+        (3 + third, 2 * third, 60, 70, "start", 20),
+        (Fraction(4), third, 60, 70, "stop", 20),
+        (Fraction(4), Fraction(1), 60, 80, "stop", 10),
+        # a chord holding E4 twice, each copy tied on its own
+        (Fraction(2), Fraction(2), 64, 80, "start", None),
+        (Fraction(2), Fraction(2), 64, 80, "start", None),
+        (Fraction(4), Fraction(1, 2), 64, 80, "stop", None),
+        (Fraction(4), Fraction(1, 2), 64, 80, "continue", None),
+        (Fraction(9, 2), Fraction(1, 2), 64, 80, "stop", None),
+        # an untied note
+        (Fraction(5), Fraction(1), 67, 80, "", 30),
+    ]
+    joined = sorted(parse._join_ties(pieces))
+    assert joined == [
+        (2, Fraction(5, 2), 64, 80),
+        (2, Fraction(3), 64, 80),
+        (3, 2, 60, 80),
+        (3 + third, 1, 60, 70),  # 2/3 before the barline + 1/3 after it
+        (5, 1, 67, 80),
+    ]
