@@ -57,7 +57,7 @@ from pianogen.errors import PianogenError
 from pianogen.notes import DEFAULT_QPM, TICKS_PER_QUARTER, Note, Piece
 
 # Bump whenever a parsing result can change: it is part of every cache key.
-PARSER_VERSION = "2"
+PARSER_VERSION = "3"
 ENGINES = ("fast", "music21")
 PIANO_PROGRAMS = range(8)  # GM 1-8: acoustic grand ... clavinet
 MIN_QPM, MAX_QPM = 10.0, 1000.0  # tempi outside this range are treated as broken
