@@ -55,7 +55,7 @@ test: $(STAMP) sysdeps lint
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-bench: $(STAMP) sysdeps
+bench: $(STAMP) sysdeps data
 	$(BIN)/python benchmarks/run_all.py
 
 lab: $(STAMP)

@@ -1,8 +1,9 @@
 """Parsing benchmark: cache, parallelism, and the fast engine against music21.
 
 Measured side by side in one run (the machines are shared and noisy, so only ratios are
-targets), on piano-midi.de (``--data-dir``; a deterministic subset by default: the
-smallest file of every composer, if under 60 KB; ``--full``: every file):
+targets), on piano-midi.de from ``../shared`` (or the default dataset in ``data/midi`` when
+that is absent, or ``--data-dir``; a deterministic subset by default: the smallest file of
+every composer, if under 60 KB; ``--full``: every file):
 
 (a) warm cache vs cold music21 parse of the same files          target >= 500x
 (b) cold parallel parse on all cores vs serial (music21 engine)  target >= 1.8x on 2 cores
@@ -39,6 +40,15 @@ TARGETS = {
     "fast_vs_music21": 300,
     "tokens": 0.98,
 }
+
+
+SHARED_DATA = ROOT.parent / "shared" / "datasets" / "piano-midi-de"
+DEFAULT_DATA = ROOT / "data" / "midi"
+
+
+def default_data_dir() -> Path:
+    """piano-midi.de from ``../shared`` when this machine has it, else the default dataset."""
+    return SHARED_DATA if SHARED_DATA.is_dir() else DEFAULT_DATA
 
 
 def pick_files(data_dir: Path, full: bool, quick: bool) -> dict[str, list[Path]]:
@@ -107,13 +117,18 @@ def warm_up() -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared/datasets/piano-midi-de"))
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="artist folders (default: ../shared/datasets/piano-midi-de when present, "
+        "else the default dataset in data/midi)",
+    )
     parser.add_argument("--out", default=str(HERE / "out" / "parse.json"))
     parser.add_argument("--full", action="store_true", help="every file, not the subset")
     parser.add_argument("--quick", action="store_true", help="3 composers (smoke run)")
     parser.add_argument("--parallel-files", type=int, default=4, help="files for (b)")
     args = parser.parse_args()
-    data_dir = Path(args.data_dir)
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     out = Path(args.out)
     if not data_dir.is_dir():
         message = f"no data at {data_dir}: nothing to measure (pass --data-dir)"
@@ -214,6 +229,7 @@ def main() -> int:
 
     speedups = [f["speedup"] for f in per_file]
     result = {
+        "data": "piano-midi.de (../shared)" if data_dir == SHARED_DATA else str(data_dir),
         "files": len(per_file),
         "composers": len(per_composer),
         "subset": "full"

@@ -28,7 +28,12 @@ def _ratio(name: str, value, target=None, note: str = "") -> dict:
 
 
 def extract_ratios(bench: str, data: dict) -> list[dict]:
-    """The headline ratios of one benchmark's JSON, each with its target (for the book)."""
+    """The headline ratios of one benchmark's JSON, each with its target (for the book).
+
+    A benchmark that had nothing to measure (``{"skipped": reason}``) has no ratios.
+    """
+    if "skipped" in data:
+        return []
     if bench == "generate":
         rows = [
             _ratio(
