@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from pianogen.batch import INLINE_BACKEND
-from pianogen.config import MODEL_PRESETS, PAPER_RESULTS
+from pianogen.config import MODEL_PRESETS, PAPER_RESULTS, parse_run_name
 from pianogen.errors import PianogenError
 from pianogen.explore import repo_root
 from pianogen.io import atomic_write_text, read_json
@@ -77,6 +77,7 @@ def summary_table(run_dir: Path) -> pd.DataFrame:
             "artist": artist,
             "preset": preset,
             "split": metrics.get("split", split),
+            "vocabulary": metrics.get("vocabulary", parse_run_name(preset)[1]),
             "test loss": model.get("loss"),
             "test accuracy": model.get("accuracy"),
             "top-5 accuracy": model.get("top_5_accuracy"),
@@ -111,6 +112,8 @@ def paper_table() -> pd.DataFrame:
 
 
 def preset_cell(preset: str) -> str:
+    """``"gru"``/``"lstm"`` for a preset or run name (``pianogen-gru-timed``), else ``"?"``."""
+    preset = parse_run_name(preset)[0]
     return MODEL_PRESETS[preset].cell if preset in MODEL_PRESETS else "?"
 
 
@@ -159,32 +162,37 @@ def write_artist_index(artist_dir: Path, artist: str) -> Path:
 def page_title(stem: str) -> str | None:
     """A distinct sidebar title for an executed notebook (several share a source notebook)."""
     if stem.startswith("02_train_"):
-        preset = stem.removeprefix("02_train_")
-        window = preset.endswith("_window")
-        preset = preset.removesuffix("_window")
-        return f"Training {preset}" + (" (window split)" if window else "")
+        name = stem.removeprefix("02_train_")
+        window = name.endswith("_window")
+        preset, vocabulary = parse_run_name(name.removesuffix("_window"))
+        notes = [
+            n for n, on in (("window split", window), ("timed tokens", vocabulary == "timed")) if on
+        ]
+        return f"Training {preset}" + (f" ({', '.join(notes)})" if notes else "")
     return {"01_explore": "Exploring the data", "03_evaluate": "Listening and evaluation"}.get(stem)
 
 
-def tidy_parameter_cells(notebook: Path) -> bool:
-    """Remove the default ``parameters`` cell and fold papermill's injected one.
+def tidy_cells_for_readers(notebook: Path) -> bool:
+    """Tag an executed notebook's code cells for the book's readers.
 
-    The reader sees the values a notebook actually ran with (a "show code" toggle), not
-    the defaults it would have used. Returns True when the notebook was changed.
+    The default ``parameters`` cell is removed and every other code cell (papermill's
+    injected parameters included) is folded behind a "show code" toggle: readers see the
+    narrative, tables, figures and players first, and the values a notebook actually ran
+    with one click away. Markdown cells are left alone. Returns True when the notebook was
+    changed.
     """
     import nbformat
 
     nb = nbformat.read(notebook, as_version=4)
     changed = False
     for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
         tags = cell.metadata.setdefault("tags", [])
-        for marker, wanted in (
-            ("parameters", "remove-cell"),
-            ("injected-parameters", "hide-input"),
-        ):
-            if marker in tags and wanted not in tags:
-                tags.append(wanted)
-                changed = True
+        wanted = "remove-cell" if "parameters" in tags else "hide-input"
+        if wanted not in tags:
+            tags.append(wanted)
+            changed = True
     if changed:
         atomic_write_text(notebook, nbformat.writes(nb))
     return changed
@@ -279,9 +287,9 @@ def build_book(
         artist_dir = root / "book" / "artists" / artist
         write_artist_index(artist_dir, artist)
         for notebook in artist_notebooks(artist_dir):
-            tidy_parameter_cells(notebook)
+            tidy_cells_for_readers(notebook)
     for notebook in sorted((root / "book" / "generated").glob("*.ipynb")):
-        tidy_parameter_cells(notebook)
+        tidy_cells_for_readers(notebook)
     write_toc(root, artists, done)
     out = root / "book"
     cmd = [

@@ -10,8 +10,9 @@ from pianogen.book import (
     copy_media,
     executed_artists,
     page_title,
+    preset_cell,
     summary_table,
-    tidy_parameter_cells,
+    tidy_cells_for_readers,
     write_artist_index,
     write_toc,
 )
@@ -84,6 +85,23 @@ def test_summary_table_reads_both_splits(tmp_path):
     assert table.loc["piece", "test accuracy"] == 0.3
     assert table.loc["window", "test loss"] == 1.5
     assert table.loc["piece", "majority accuracy"] == 0.1
+    assert set(table["vocabulary"]) == {"paper"}
+
+
+def test_summary_table_tells_vocabularies_apart(tmp_path):
+    for name, vocabulary in (("pianogen-gru", "paper"), ("pianogen-gru-timed", "timed")):
+        folder = tmp_path / "bach" / name
+        folder.mkdir(parents=True)
+        metrics = {"model": {"loss": 1.0}, "vocabulary": vocabulary}
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+    (tmp_path / "bach" / "old-run-timed").mkdir()
+    (tmp_path / "bach" / "old-run-timed" / "metrics.json").write_text("{}")  # no field: by name
+    table = summary_table(tmp_path).set_index("preset")
+    assert table["vocabulary"].to_dict() == {
+        "old-run-timed": "timed",
+        "pianogen-gru": "paper",
+        "pianogen-gru-timed": "timed",
+    }
 
 
 def test_media_is_copied_beside_the_pages(tmp_path):
@@ -95,21 +113,29 @@ def test_media_is_copied_beside_the_pages(tmp_path):
     assert (html / "book" / "artists" / "bach" / "media" / "quick-gru" / "sample.ogg").exists()
 
 
-def test_parameter_cells_are_tidied_for_readers(tmp_path):
+def test_cells_are_tidied_for_readers(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell("artist = 'bach'", metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell("artist = 'x'", metadata={"tags": ["injected-parameters"]}),
         nbformat.v4.new_code_cell("print(artist)"),
+        nbformat.v4.new_markdown_cell("Some narrative."),
     ]
     path = tmp_path / "n.ipynb"
     nbformat.write(nb, path)
-    assert tidy_parameter_cells(path) is True
-    assert tidy_parameter_cells(path) is False  # idempotent
+    assert tidy_cells_for_readers(path) is True
+    assert tidy_cells_for_readers(path) is False  # idempotent
     tags = [c.metadata.get("tags", []) for c in nbformat.read(path, as_version=4).cells]
-    assert tags == [["parameters", "remove-cell"], ["injected-parameters", "hide-input"], []]
+    assert tags == [
+        ["parameters", "remove-cell"],
+        ["injected-parameters", "hide-input"],
+        ["hide-input"],
+        [],
+    ]
 
 
 def test_window_split_pages_get_distinct_titles():
     assert page_title("02_train_paper-gru") == "Training paper-gru"
     assert page_title("02_train_paper-gru_window") == "Training paper-gru (window split)"
+    assert page_title("02_train_pianogen-gru-timed") == "Training pianogen-gru (timed tokens)"
+    assert preset_cell("pianogen-gru-timed") == "gru"
