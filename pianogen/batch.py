@@ -1,8 +1,9 @@
 """Run the study's notebooks for every artist with papermill: in parallel, incrementally, safely.
 
 Per artist the tasks run in order: ``01_explore``, then ``02_train`` once per model preset of
-the profile (and again on the paper's window split for the profile's ``window_split``
-presets, when the notebook takes a ``split`` parameter), then ``03_evaluate``. Executed
+the profile (again on the paper's window split for the profile's ``window_split`` presets,
+and on the timed vocabulary for its ``timed`` presets, when the notebook takes ``split`` and
+``vocabulary`` parameters), then ``03_evaluate``. Executed
 notebooks land in ``book/artists/<artist>/`` for the book.
 
 - **Parallel**: artists run side by side in ``jobs`` local worker processes, or on an
@@ -43,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from pianogen import __version__
-from pianogen.config import Profile, TokenConfig
+from pianogen.config import Profile, TokenConfig, run_name
 from pianogen.config import profile as get_profile
 from pianogen.data import validate_artist_name
 from pianogen.errors import PianogenError
@@ -146,7 +147,7 @@ def plan_tasks(
     paths |= {"out_dir": out_dir, "media_dir": out_dir / MEDIA_DIR}
     values: dict[str, Any] = {"artist": artist, "profile": profile.name}
     values |= {name: str(Path(path).resolve()) for name, path in paths.items()}
-    values |= {"presets": list(profile.presets), "window_split": list(profile.window_split)}
+    values |= {"presets": list(profile.evaluated_runs), "window_split": list(profile.window_split)}
     values |= TokenConfig().to_dict()  # the notebooks' defaults, recorded explicitly
     values |= {k: v for k, v in gen.items() if k != "seed"} | {"gen_seed": gen["seed"]}
     values |= train | {"n_samples": gen["count"], "train_config": train, "generate_config": gen}
@@ -160,14 +161,19 @@ def plan_tasks(
     if "preset" not in declared[TRAIN]:
         raise BatchError(f"{TRAIN}.ipynb declares no 'preset' parameter; cannot train per preset")
     tasks = [task(EXPLORE, EXPLORE, {})]
-    runs = [(preset, "piece") for preset in profile.presets]
-    if "split" in declared[TRAIN]:
-        runs += [(preset, "window") for preset in profile.window_split]
-    elif profile.window_split:
-        log.warning("%s.ipynb has no 'split' parameter: window-split runs skipped", TRAIN)
-    for preset, split in runs:
-        name = f"{TRAIN}_{preset}" + ("_window" if split == "window" else "")
-        tasks.append(task(TRAIN, name, {"preset": preset, "split": split}, requires=(EXPLORE,)))
+    runs = [(preset, "piece", "paper") for preset in profile.presets]
+    for extra, values_of, what in (
+        ("split", [(p, "window", "paper") for p in profile.window_split], "window-split"),
+        ("vocabulary", [(p, "piece", "timed") for p in profile.timed], "timed-vocabulary"),
+    ):
+        if extra in declared[TRAIN]:
+            runs += values_of
+        elif values_of:
+            log.warning("%s.ipynb has no %r parameter: %s runs skipped", TRAIN, extra, what)
+    for preset, split, vocabulary in runs:
+        name = f"{TRAIN}_{run_name(preset, vocabulary)}" + ("_window" if split == "window" else "")
+        extra = {"preset": preset, "split": split, "vocabulary": vocabulary}
+        tasks.append(task(TRAIN, name, extra, requires=(EXPLORE,)))
     trains = tuple(t.name for t in tasks[1:])
     tasks.append(task(EVALUATE, EVALUATE, {}, requires=(EXPLORE,), requires_any=trains))
     return tasks

@@ -92,17 +92,19 @@ class Run:
 
 
 def run_dir_for(out_dir: Path, run_config: RunConfig) -> Path:
-    """``out_dir/<artist>/<model name>``; window-split runs go to ``out_dir/_window-split/...``.
+    """``out_dir/<artist>/<run name>``; window-split runs go to ``out_dir/_window-split/...``.
 
-    The paper's window split gets its own tree (``pianogen.book.WINDOW_SPLIT_DIR``) so the
-    same preset can be trained on both splits side by side and the book tells them apart.
+    The run name is the model preset, with ``-timed`` for the timed vocabulary
+    (:attr:`RunConfig.run_name`). The paper's window split gets its own tree
+    (``pianogen.book.WINDOW_SPLIT_DIR``) so the same preset can be trained on both splits
+    side by side and the book tells them apart.
     """
     base = Path(out_dir)
     if run_config.split.kind == "window":
         from pianogen.book import WINDOW_SPLIT_DIR
 
         base = base / WINDOW_SPLIT_DIR
-    return base / run_config.artist / run_config.model.name
+    return base / run_config.artist / run_config.run_name
 
 
 def train(
@@ -442,6 +444,7 @@ def _finish(
         "preset": run_config.model.name,
         "cell": run_config.model.cell,
         "split": prepared.kind,
+        "vocabulary": run_config.tokens.vocabulary,
         "model": scores,
         "baselines": baseline_metrics(train_w, test_w, vocab_size),
         "paper": PAPER_RESULTS[run_config.model.cell],

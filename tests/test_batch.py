@@ -139,10 +139,12 @@ def test_artist_data_hash(tmp_path):
 
 
 def test_plan_tasks_names_outputs_and_declared_parameters(tmp_path):
-    profile = PROFILE.replace(presets=("quick-gru", "quick-lstm"), window_split=("quick-gru",))
+    profile = PROFILE.replace(
+        presets=("quick-gru", "quick-lstm"), window_split=("quick-gru",), timed=("quick-lstm",)
+    )
     declared = {
         "01_explore": {"artist", "data_dir", "media_dir"},
-        "02_train": {"artist", "preset", "split", "epochs", "n_samples"},
+        "02_train": {"artist", "preset", "split", "vocabulary", "epochs", "n_samples"},
         "03_evaluate": {"artist", "presets", "tokens", "window_split"},
     }
     out = tmp_path / "book" / "chopin"
@@ -159,6 +161,7 @@ def test_plan_tasks_names_outputs_and_declared_parameters(tmp_path):
         "02_train_quick-gru",
         "02_train_quick-lstm",
         "02_train_quick-gru_window",
+        "02_train_quick-lstm-timed",
         "03_evaluate",
     ]
     assert [Path(t.output).name for t in tasks] == [f"{t.name}.ipynb" for t in tasks]
@@ -172,18 +175,21 @@ def test_plan_tasks_names_outputs_and_declared_parameters(tmp_path):
         "artist": "chopin",
         "preset": "quick-gru",
         "split": "window",
+        "vocabulary": "paper",
         "epochs": 1,
         "n_samples": 2,
     }
-    assert tasks[4].parameters == {
+    assert tasks[4].parameters["vocabulary"] == "timed"
+    assert tasks[4].parameters["split"] == "piece"
+    assert tasks[5].parameters == {
         "artist": "chopin",
-        "presets": ["quick-gru", "quick-lstm"],
+        "presets": ["quick-gru", "quick-lstm", "quick-lstm-timed"],
         "tokens": 8,
         "window_split": ["quick-gru"],
     }
-    assert tasks[4].requires_any == tuple(t.name for t in tasks[1:4])
-    # without a 'split' parameter the window-split runs are left out
-    declared["02_train"].discard("split")
+    assert tasks[5].requires_any == tuple(t.name for t in tasks[1:5])
+    # without a 'split' or 'vocabulary' parameter those extra runs are left out
+    declared["02_train"] -= {"split", "vocabulary"}
     names = [t.name for t in batch.plan_tasks("chopin", profile, declared=declared, **kwargs)]
     assert "02_train_quick-gru_window" not in names and len(names) == 4
     declared["02_train"].discard("preset")

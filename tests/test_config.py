@@ -14,7 +14,9 @@ from pianogen.config import (
     TokenConfig,
     TrainConfig,
     model_preset,
+    parse_run_name,
     profile,
+    run_name,
 )
 
 
@@ -74,3 +76,24 @@ def test_profiles_name_existing_presets():
     for prof in PROFILES.values():
         assert set(prof.presets) <= set(MODEL_PRESETS)
     assert set(PROFILES["paper"].presets) == {"paper-lstm-table", "paper-lstm-text", "paper-gru"}
+
+
+def test_run_names_pair_with_their_parse():
+    assert run_name("pianogen-gru") == "pianogen-gru"
+    assert run_name("pianogen-gru", "timed") == "pianogen-gru-timed"
+    for preset in MODEL_PRESETS:
+        for vocabulary in ("paper", "timed"):
+            assert parse_run_name(run_name(preset, vocabulary)) == (preset, vocabulary)
+    config = RunConfig(artist="bach", model=model_preset("quick-gru"))
+    assert config.run_name == "quick-gru"
+    assert config.replace(tokens=TokenConfig(vocabulary="timed")).run_name == "quick-gru-timed"
+    with pytest.raises(ValueError, match="vocabulary"):
+        run_name("quick-gru", "midi")
+
+
+def test_profiles_name_their_evaluated_runs():
+    quick = profile("quick")
+    assert quick.evaluated_runs == (*quick.presets, *(f"{p}-timed" for p in quick.timed))
+    assert "pianogen-gru-timed" in quick.evaluated_runs
+    with pytest.raises(ValueError, match="unknown preset"):
+        quick.replace(timed=("no-such-preset",))
