@@ -117,6 +117,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         out_dir=Path(args.out) if args.out else None,
         data_dir=Path(args.data_dir) if args.data_dir else None,
         cache_dir=Path(args.cache_dir),
+        mode=args.mode,
     )
     for path in paths:
         print(path)
@@ -228,6 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--primer", choices=["test", "validation", "train"], default="test")
+    p.add_argument(
+        "--mode",
+        choices=["window", "stream"],
+        default="window",
+        help="window: exactly the paper's loop (each token from the last 50), compiled and "
+        "batched; stream: carry one recurrent state per sample, several times faster, a "
+        "different model of the music (see pianogen.generate)",
+    )
     p.add_argument("--out", default=None, help="output folder (default RUN/samples)")
     data_args(p, required=False)
 

@@ -59,3 +59,27 @@ def test_user_errors_are_one_line_without_traceback(argv, message, data_dir, tmp
     assert "Traceback" not in err
     error_lines = [line for line in err.splitlines() if "error:" in line]
     assert len(error_lines) == 1 and message in error_lines[0], err
+
+
+@pytest.mark.slow
+def test_train_then_generate_in_both_modes(tmp_path, capsys):
+    root = tmp_path / "midi"
+    for i in range(5):
+        write_midi_file(root / "bach" / f"piece{i}.mid", _scale(60 + i % 2, n=120))
+    common = ["--cache-dir", str(tmp_path / "cache")]
+    argv = ["train", "--data-dir", str(root), "--artist", "bach", "--preset", "quick-gru"]
+    assert main([*argv, "--epochs", "1", "--out", str(tmp_path / "runs"), *common]) == 0
+    run = tmp_path / "runs" / "bach" / "quick-gru"
+    assert (run / "model.keras").is_file()
+    capsys.readouterr()
+    written = {}
+    for mode in ("window", "stream"):
+        out = tmp_path / mode
+        argv = ["generate", str(run), "--count", "2", "--tokens", "12", "--mode", mode]
+        assert main([*argv, "--out", str(out), "--data-dir", str(root), *common]) == 0
+        printed = capsys.readouterr().out.split()
+        assert sorted(printed) == sorted(str(p) for p in out.iterdir())
+        written[mode] = sorted(p.name for p in out.iterdir())
+        samples = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+        assert [s["mode"] for s in samples] == [mode, mode]
+    assert written["window"] == written["stream"] and len(written["window"]) == 6
