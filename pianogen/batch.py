@@ -73,13 +73,30 @@ class BatchError(PianogenError, ValueError):
 
 
 # --------------------------------------------------------------------------- names, hashes
-def artist_data_hash(data_dir: Path, artist: str) -> tuple[str, int]:
-    """sha256 over the artist's MIDI files' relative paths and bytes; and the file count."""
-    folder = Path(data_dir) / artist
-    files = sorted(
+def _artist_files(folder: Path) -> list[Path]:
+    return sorted(
         (p for p in folder.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file()),
         key=lambda p: p.relative_to(folder).as_posix(),
     )
+
+
+def largest_first(data_dir: Path, artists: list[str]) -> list[str]:
+    """Artists ordered by the bytes of their MIDI files, largest first (ties by name).
+
+    Work per artist grows with its data, so starting the biggest ones first keeps every
+    worker busy to the end instead of leaving one large artist running alone.
+    """
+
+    def size(artist: str) -> int:
+        return sum(p.stat().st_size for p in _artist_files(Path(data_dir) / artist))
+
+    return sorted(artists, key=lambda a: (-size(a), a))
+
+
+def artist_data_hash(data_dir: Path, artist: str) -> tuple[str, int]:
+    """sha256 over the artist's MIDI files' relative paths and bytes; and the file count."""
+    folder = Path(data_dir) / artist
+    files = _artist_files(folder)
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.relative_to(folder).as_posix().encode("utf-8") + b"\0")
@@ -576,7 +593,7 @@ def run_batch(
     where_from = {"notebooks_dir": notebooks_dir, "data_dir": data_dir}
     where_from |= {"run_dir": Path(run_dir).resolve(), "cache_dir": Path(cache_dir).resolve()}
     specs = {}
-    for artist in names:
+    for artist in largest_first(data_dir, names):
         out_dir = out_book / artist
         tasks = plan_tasks(artist, prof, out_dir=out_dir, declared=declared, **where_from)
         spec = {"artist": artist, "data_dir": str(data_dir), "out_dir": str(out_dir)}

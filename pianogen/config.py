@@ -325,14 +325,13 @@ class Profile(_JsonConfig):
 
 PROFILES: dict[str, Profile] = {
     # Sized for a 2-core CPU: the whole default book within ~30 minutes after installation.
-    # Batch 64 and up to 15 epochs: enough steps for the embedding presets to reach their
-    # best validation loss on the default data (measured: epoch 7-10, then they overfit and
-    # early stopping ends the run); 4 epochs at batch 128 left every model short of the
-    # unigram baseline.
+    # Batch 64, up to 12 epochs of at most 3,000 windows, early stopping: 4 epochs at batch
+    # 128 (about 180 steps) left every model short of the unigram baseline; 15 epochs of
+    # 5,000 windows took the book past 30 minutes.
     "quick": Profile(
         name="quick",
         presets=("pianogen-lstm", "pianogen-gru", "paper-gru"),
-        train=TrainConfig(epochs=15, batch_size=64, patience=3, max_train_windows=5000),
+        train=TrainConfig(epochs=12, batch_size=64, patience=3, max_train_windows=3000),
         generate=GenerateConfig(count=3, tokens=160),
         window_split=("paper-gru",),
         timed=("pianogen-gru",),

@@ -138,6 +138,16 @@ def test_artist_data_hash(tmp_path):
     assert batch.artist_data_hash(data, "a")[0] not in (first, changed)  # names count too
 
 
+def test_largest_artists_start_first(tmp_path):
+    for artist, sizes in (("a", [10]), ("b", [30, 30]), ("c", [70]), ("d", [10])):
+        for i, size in enumerate(sizes):
+            path = tmp_path / artist / f"{i}.mid"
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(b"x" * size)
+    (tmp_path / "a" / "notes.txt").write_bytes(b"x" * 1000)  # not MIDI: does not count
+    assert batch.largest_first(tmp_path, ["a", "b", "c", "d"]) == ["c", "b", "a", "d"]
+
+
 def test_plan_tasks_names_outputs_and_declared_parameters(tmp_path):
     profile = PROFILE.replace(
         presets=("quick-gru", "quick-lstm"), window_split=("quick-gru",), timed=("quick-lstm",)
