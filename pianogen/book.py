@@ -337,17 +337,82 @@ def artist_overview(
     return pd.DataFrame(rows).set_index("artist") if rows else pd.DataFrame()
 
 
+OVERVIEW_COLUMNS = {
+    "test loss": "loss",
+    "test accuracy": "accuracy",
+    "top-5 accuracy": "top-5",
+    "ngram accuracy": "3-gram accuracy",
+    "unigram loss": "unigram loss",
+}
+
+
 def results_overview(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean test figures per (preset, split) over artists, with the paper's beside them."""
+    """Mean test figures per (preset, split) over artists, with the paper's beside them.
+
+    Only the columns a reader compares (the model's loss, accuracy and top-5 accuracy, the
+    3-gram's accuracy and the unigram's loss); every baseline figure of every run is in
+    its training page and in :func:`summary_table`.
+    """
     if table.empty:
         return pd.DataFrame()
-    numeric = [c for c in table.columns if c.endswith(("loss", "accuracy"))]
-    grouped = table.groupby(["preset", "split"])[numeric].mean()
-    grouped.insert(0, "artists", table.groupby(["preset", "split"])["artist"].nunique())
+    keys = ["preset", "split"]
+    present = [c for c in OVERVIEW_COLUMNS if c in table.columns]
+    grouped = table.groupby(keys)[present].mean().rename(columns=OVERVIEW_COLUMNS)
+    grouped.insert(0, "artists", table.groupby(keys)["artist"].nunique())
     cells = [preset_cell(p) for p, _ in grouped.index]
     grouped["paper accuracy"] = [PAPER_RESULTS.get(c, {}).get("accuracy") for c in cells]
     grouped["paper loss"] = [PAPER_RESULTS.get(c, {}).get("loss") for c in cells]
     return grouped.round(3)
+
+
+def baseline_gains(table: pd.DataFrame) -> pd.DataFrame:
+    """Per run: accuracy above the 3-gram's and loss below the unigram's (positive = better).
+
+    Index ``(artist, run)`` where the run is the preset, with `` (window)`` for the window
+    split; columns ``accuracy gain`` and ``loss gain``.
+    """
+    if table.empty:
+        return pd.DataFrame(columns=["accuracy gain", "loss gain"])
+    frame = table.copy()
+    frame["run"] = frame["preset"] + frame["split"].map({"piece": "", "window": " (window)"})
+    frame["accuracy gain"] = frame["test accuracy"] - frame.get("ngram accuracy")
+    frame["loss gain"] = frame.get("unigram loss") - frame["test loss"]
+    return frame.set_index(["artist", "run"])[["accuracy gain", "loss gain"]].astype(float)
+
+
+def _share(mask: pd.Series) -> str:
+    return f"{int(mask.sum())} of {len(mask)}"
+
+
+def headline_figures(table: pd.DataFrame) -> dict[str, str]:
+    """The results chapter's prose figures, always every key ("n/a" where not measured)."""
+    figures = dict.fromkeys(
+        ("runs", "beats_ngram", "beats_unigram", "best_paper", "timed", "window_gap"), "n/a"
+    )
+    if table.empty:
+        return figures
+    piece = table[table["split"] == "piece"]
+    gains = baseline_gains(piece)
+    figures["runs"] = str(len(table))
+    if len(gains):
+        figures["beats_ngram"] = _share(gains["accuracy gain"] > 0)
+        figures["beats_unigram"] = _share(gains["loss gain"] > 0)
+    paper_vocab = piece[piece["vocabulary"] == "paper"]
+    if len(paper_vocab):
+        means = paper_vocab.groupby("preset")["test accuracy"].mean()
+        figures["best_paper"] = f"{means.max():.1%} ({means.idxmax()})"
+    timed = piece[piece["vocabulary"] == "timed"]
+    if len(timed):
+        figures["timed"] = (
+            f"{timed['test accuracy'].mean():.1%} against the 3-gram's "
+            f"{timed['ngram accuracy'].mean():.1%}"
+        )
+    both = table.pivot_table(index=["artist", "preset"], columns="split", values="test accuracy")
+    if {"piece", "window"} <= set(both.columns):
+        gap = (both["window"] - both["piece"]).dropna()
+        if len(gap):
+            figures["window_gap"] = f"{gap.mean() * 100:+.1f} percentage points"
+    return figures
 
 
 PAPER_VOCAB_FOR_COUNTS = {"lstm": 65, "gru": 225}

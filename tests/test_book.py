@@ -7,10 +7,13 @@ import yaml
 
 from pianogen.book import (
     WINDOW_SPLIT_DIR,
+    baseline_gains,
     copy_media,
     executed_artists,
+    headline_figures,
     page_title,
     preset_cell,
+    results_overview,
     summary_table,
     tidy_cells_for_readers,
     write_artist_index,
@@ -139,3 +142,48 @@ def test_window_split_pages_get_distinct_titles():
     assert page_title("02_train_paper-gru_window") == "Training paper-gru (window split)"
     assert page_title("02_train_pianogen-gru-timed") == "Training pianogen-gru (timed tokens)"
     assert preset_cell("pianogen-gru-timed") == "gru"
+
+
+def _table(rows):
+    import pandas as pd
+
+    columns = ["artist", "preset", "split", "vocabulary", "test loss", "test accuracy"]
+    columns += ["ngram accuracy", "unigram loss"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def test_headline_figures_and_gains_by_hand():
+    table = _table(
+        [
+            ("bach", "pianogen-gru", "piece", "paper", 3.0, 0.20, 0.10, 3.5),
+            ("bach", "paper-gru", "piece", "paper", 4.0, 0.05, 0.10, 3.5),
+            ("bach", "paper-gru", "window", "paper", 3.9, 0.08, 0.12, 3.6),
+            ("bach", "pianogen-gru-timed", "piece", "timed", 2.0, 0.40, 0.30, 3.0),
+            ("haydn", "pianogen-gru", "piece", "paper", 3.2, 0.10, 0.12, 3.4),
+        ]
+    )
+    gains = baseline_gains(table)
+    assert gains.loc[("bach", "pianogen-gru"), "accuracy gain"] == 0.20 - 0.10
+    assert gains.loc[("bach", "paper-gru"), "loss gain"] == 3.5 - 4.0
+    assert ("bach", "paper-gru (window)") in gains.index
+    figures = headline_figures(table)
+    assert figures["runs"] == "5"
+    assert figures["beats_ngram"] == "2 of 4"  # bach pianogen-gru and timed, piece split only
+    assert figures["beats_unigram"] == "3 of 4"
+    assert figures["best_paper"] == "15.0% (pianogen-gru)"  # mean of 20% and 10%
+    assert figures["timed"] == "40.0% against the 3-gram's 30.0%"
+    assert figures["window_gap"] == "+3.0 percentage points"
+    overview = results_overview(table)
+    assert overview.loc[("pianogen-gru", "piece"), "artists"] == 2
+    assert overview.loc[("pianogen-gru", "piece"), "accuracy"] == 0.15
+    assert overview.loc[("paper-gru", "window"), "paper accuracy"] == 0.91
+
+
+def test_headline_figures_without_runs_say_so():
+    empty = headline_figures(_table([]))
+    assert set(empty.values()) == {"n/a"}
+    only_piece = headline_figures(
+        _table([("bach", "quick-gru", "piece", "paper", 3.0, 0.2, 0.1, 3.5)])
+    )
+    assert only_piece["window_gap"] == "n/a" and only_piece["timed"] == "n/a"
+    assert only_piece["beats_ngram"] == "1 of 1"
