@@ -460,3 +460,65 @@ def benchmark_table(results: dict) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows).set_index("ratio name") if rows else pd.DataFrame()
+
+
+def benchmark_frames(results: dict) -> dict[str, pd.DataFrame]:
+    """The performance chapter's plots, from ``benchmarks/results.json``.
+
+    ``generation``: tokens/s of the naive loop and of each compiled mode and batch;
+    ``parsing``: seconds for the same files by cold music21, the fast engine and a warm
+    cache; ``training``: sequences/s and share of the matmul rate per preset; ``memory``:
+    peak RSS growth per input pipeline. A benchmark that did not run gives no frame.
+    """
+    benches = (results or {}).get("benchmarks", {})
+    frames: dict[str, pd.DataFrame] = {}
+    gen = benches.get("generate", {})
+    if "naive" in gen:
+        rows = [{"method": "naive loop", "batch": 1, "tokens/s": gen["naive"]["tokens_per_second"]}]
+        for item in gen.get("incremental", {}).values():
+            rows.append(
+                {
+                    "method": f"{item['mode']} mode",
+                    "batch": item["batch"],
+                    "tokens/s": item["tokens_per_second"],
+                }
+            )
+        frames["generation"] = pd.DataFrame(rows)
+    parse = benches.get("parse", {})
+    if "cache_vs_music21" in parse:
+        frames["parsing"] = pd.DataFrame(
+            [
+                {
+                    "method": "music21 (cold)",
+                    "seconds": parse["cache_vs_music21"]["music21_cold_s"],
+                },
+                {"method": "fast engine (cold)", "seconds": parse["fast_vs_music21"]["fast_s"]},
+                {"method": "warm cache", "seconds": parse["cache_vs_music21"]["warm_cache_s"]},
+            ]
+        )
+    train = benches.get("train", {})
+    if train.get("presets"):
+        frames["training"] = pd.DataFrame(
+            [
+                {
+                    "preset": name,
+                    "sequences/s": item["sequences_per_s"],
+                    "share of matmul rate": item["fraction_of_matmul_rate"],
+                }
+                for name, item in train["presets"].items()
+            ]
+        )
+    memory = train.get("memory", {})
+    pipelines = [k for k, v in memory.items() if isinstance(v, dict) and "peak_rss_growth_mb" in v]
+    if pipelines:
+        frames["memory"] = pd.DataFrame(
+            [
+                {
+                    "pipeline": name,
+                    "windows": memory[name]["windows"],
+                    "peak RSS growth (MB)": memory[name]["peak_rss_growth_mb"],
+                }
+                for name in pipelines
+            ]
+        )
+    return frames

@@ -8,6 +8,7 @@ import yaml
 from pianogen.book import (
     WINDOW_SPLIT_DIR,
     baseline_gains,
+    benchmark_frames,
     copy_media,
     executed_artists,
     headline_figures,
@@ -187,3 +188,43 @@ def test_headline_figures_without_runs_say_so():
     )
     assert only_piece["window_gap"] == "n/a" and only_piece["timed"] == "n/a"
     assert only_piece["beats_ngram"] == "1 of 1"
+
+
+def test_benchmark_frames_shape_each_plot():
+    results = {
+        "benchmarks": {
+            "generate": {
+                "naive": {"tokens_per_second": 20.0},
+                "incremental": {
+                    "stream_batch_1": {"mode": "stream", "batch": 1, "tokens_per_second": 4000.0},
+                    "window_batch_64": {"mode": "window", "batch": 64, "tokens_per_second": 1e3},
+                },
+            },
+            "parse": {
+                "cache_vs_music21": {"music21_cold_s": 10.0, "warm_cache_s": 0.01},
+                "fast_vs_music21": {"fast_s": 0.02},
+            },
+            "train": {
+                "presets": {
+                    "paper-gru": {"sequences_per_s": 390.0, "fraction_of_matmul_rate": 0.49}
+                },
+                "memory": {
+                    "ours": {"windows": 10, "peak_rss_growth_mb": 30.0},
+                    "float32": {"windows": 10, "peak_rss_growth_mb": 600.0},
+                    "memory_ratio_float32_vs_ours": 20.0,
+                },
+            },
+        }
+    }
+    frames = benchmark_frames(results)
+    assert frames["generation"]["tokens/s"].tolist() == [20.0, 4000.0, 1000.0]
+    assert frames["generation"]["method"].tolist() == ["naive loop", "stream mode", "window mode"]
+    assert frames["parsing"].set_index("method")["seconds"].to_dict() == {
+        "music21 (cold)": 10.0,
+        "fast engine (cold)": 0.02,
+        "warm cache": 0.01,
+    }
+    assert frames["training"].loc[0, "share of matmul rate"] == 0.49
+    assert frames["memory"]["pipeline"].tolist() == ["ours", "float32"]  # ratios are not rows
+    skipped = {"benchmarks": {"parse": {"skipped": "no data"}, "train": {"error": "exit 1"}}}
+    assert benchmark_frames(skipped) == {} and benchmark_frames({}) == {}
