@@ -150,7 +150,10 @@ def test_largest_artists_start_first(tmp_path):
 
 def test_plan_tasks_names_outputs_and_declared_parameters(tmp_path):
     profile = PROFILE.replace(
-        presets=("quick-gru", "quick-lstm"), window_split=("quick-gru",), timed=("quick-lstm",)
+        presets=("quick-gru", "quick-lstm"),
+        window_split=("quick-gru",),
+        timed=("quick-lstm",),
+        timed_train=PROFILE.train.replace(epochs=5),
     )
     declared = {
         "01_explore": {"artist", "data_dir", "media_dir"},
@@ -191,6 +194,8 @@ def test_plan_tasks_names_outputs_and_declared_parameters(tmp_path):
     }
     assert tasks[4].parameters["vocabulary"] == "timed"
     assert tasks[4].parameters["split"] == "piece"
+    assert tasks[4].parameters["epochs"] == 5  # the profile's timed_train
+    assert [t.parameters["epochs"] for t in tasks[1:4]] == [1, 1, 1]
     assert tasks[5].parameters == {
         "artist": "chopin",
         "presets": ["quick-gru", "quick-lstm", "quick-lstm-timed"],

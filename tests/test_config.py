@@ -97,3 +97,6 @@ def test_profiles_name_their_evaluated_runs():
     assert "pianogen-gru-timed" in quick.evaluated_runs
     with pytest.raises(ValueError, match="unknown preset"):
         quick.replace(timed=("no-such-preset",))
+    assert quick.train_for("paper") == quick.train
+    assert quick.train_for("timed") == quick.timed_train != quick.train
+    assert profile("ci").train_for("timed") == profile("ci").train  # no timed_train: the same
