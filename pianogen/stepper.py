@@ -372,6 +372,13 @@ class Stepper:
         step = tf.function(self.step, jit_compile=True) if self.jit else self.step
         head = tf.function(self.logits, jit_compile=True) if self.jit else self.logits
 
+        def step_and_head(state: list[Any], ids: Any) -> tuple[list[Any], Any]:
+            new = self.step(state, ids)
+            return new, self.logits(self._last_hidden(new))
+
+        # Stream mode: the step and the next token's logits in one XLA cluster per token.
+        advance = tf.function(step_and_head, jit_compile=True) if self.jit else step_and_head
+
         def choose(logits: Any, t: Any, temperature: Any, top_k: Any, top_p: Any, seed: Any):
             x = logits / temperature
 
@@ -411,15 +418,15 @@ class Stepper:
             probs = tf.TensorArray(tf.float32, size=n_tokens if return_probs else 0)
             if mode == "stream":
                 state = self.zero_state(batch)
-                for i in tf.range(seq_len):
+                for i in tf.range(seq_len - 1):
                     state = step(state, primers[:, i])
+                state, logits = advance(state, primers[:, seq_len - 1])
                 for t in tf.range(n_tokens):
-                    logits = head(self._last_hidden(state))
                     token = choose(logits, t, temperature, top_k, top_p, seed)
                     out = out.write(t, token)
                     if return_probs:
                         probs = probs.write(t, tf.nn.softmax(logits))
-                    state = step(state, token)
+                    state, logits = advance(state, token)
             else:
                 # Row b * seq_len + j is lane j of sample b; lane j restarts every seq_len
                 # tokens, so before step t lane (t mod seq_len) has read exactly the last
