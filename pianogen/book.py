@@ -508,13 +508,18 @@ def benchmark_frames(results: dict) -> dict[str, pd.DataFrame]:
                 for name, item in train["presets"].items()
             ]
         )
+    pipeline_names = {
+        "ours": "pianogen (windows on the fly)",
+        "float32": "float32 arrays (N, 50, 1)",
+        "paper-code": "reference code (float64 lists)",
+    }
     memory = train.get("memory", {})
     pipelines = [k for k, v in memory.items() if isinstance(v, dict) and "peak_rss_growth_mb" in v]
     if pipelines:
         frames["memory"] = pd.DataFrame(
             [
                 {
-                    "pipeline": name,
+                    "pipeline": pipeline_names.get(name, name),
                     "windows": memory[name]["windows"],
                     "peak RSS growth (MB)": memory[name]["peak_rss_growth_mb"],
                 }
