@@ -375,8 +375,8 @@ def baseline_gains(table: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["accuracy gain", "loss gain"])
     frame = table.copy()
     frame["run"] = frame["preset"] + frame["split"].map({"piece": "", "window": " (window)"})
-    frame["accuracy gain"] = frame["test accuracy"] - frame.get("ngram accuracy")
-    frame["loss gain"] = frame.get("unigram loss") - frame["test loss"]
+    frame["accuracy gain"] = frame["test accuracy"] - frame["ngram accuracy"]
+    frame["loss gain"] = frame["unigram loss"] - frame["test loss"]
     return frame.set_index(["artist", "run"])[["accuracy gain", "loss gain"]].astype(float)
 
 
