@@ -293,6 +293,11 @@ class Stepper:
                 at += 2
         return new
 
+    def advance(self, state: list[Any], ids: Any) -> tuple[list[Any], Any]:
+        """Feed one token id per row; return the new state and the next token's logits."""
+        new = self.step(state, ids)
+        return new, self.logits(self._last_hidden(new))
+
     @staticmethod
     def _project(op: _Cell, x: Any) -> Any:
         import tensorflow as tf
@@ -372,12 +377,8 @@ class Stepper:
         step = tf.function(self.step, jit_compile=True) if self.jit else self.step
         head = tf.function(self.logits, jit_compile=True) if self.jit else self.logits
 
-        def step_and_head(state: list[Any], ids: Any) -> tuple[list[Any], Any]:
-            new = self.step(state, ids)
-            return new, self.logits(self._last_hidden(new))
-
         # Stream mode: the step and the next token's logits in one XLA cluster per token.
-        advance = tf.function(step_and_head, jit_compile=True) if self.jit else step_and_head
+        advance = tf.function(self.advance, jit_compile=True) if self.jit else self.advance
 
         def choose(logits: Any, t: Any, temperature: Any, top_k: Any, top_p: Any, seed: Any):
             x = logits / temperature
