@@ -71,39 +71,37 @@ def median_rate(fn, tokens: int, repeats: int) -> tuple[float, list[float]]:
 
 def profile_stream_step(model, batch: int, steps: int, repeats: int) -> dict[str, float]:
     """Where a stream-mode token step spends its time: milliseconds per step of loops that
-    run only the fused recurrent step + head, only the sampling, and both (no top-k/top-p,
-    no output buffer), each compiled as one ``tf.function`` like the real loop."""
+    run only the recurrent step + head (``Stepper.advance``), only the sampling
+    (``Stepper.choose``, top-k/top-p off), and both (no output buffer), each compiled whole
+    by XLA like the real loop."""
     import tensorflow as tf
 
     from pianogen.stepper import stepper_for
 
     st = stepper_for(model)
-    advance = tf.function(st.advance, jit_compile=True)  # as the stream loop compiles it
     vocab = int(model.output_shape[-1])
+    one, off, seed = tf.constant(1.0), tf.constant(0), tf.constant(1, tf.int64)
 
-    def key(t):
-        return tf.stack([tf.constant(1, tf.int64), tf.cast(t, tf.int64)])
-
-    @tf.function
+    @tf.function(jit_compile=True)
     def advance_only(ids):
         state, logits = st.zero_state(batch), tf.zeros([batch, vocab])
         for _ in tf.range(steps):
-            state, logits = advance(state, ids)
+            state, logits = st.advance(state, ids)
         return logits
 
-    @tf.function
+    @tf.function(jit_compile=True)
     def sampling_only(logits):
         total = tf.zeros([batch], tf.int32)
         for t in tf.range(steps):
-            total += tf.random.stateless_categorical(logits, 1, seed=key(t), dtype=tf.int32)[:, 0]
+            total += st.choose(logits, t, one, off, one, seed)
         return total
 
-    @tf.function
+    @tf.function(jit_compile=True)
     def both(ids):
-        state, logits = advance(st.zero_state(batch), ids)
+        state, logits = st.advance(st.zero_state(batch), ids)
         for t in tf.range(steps):
-            ids = tf.random.stateless_categorical(logits, 1, seed=key(t), dtype=tf.int32)[:, 0]
-            state, logits = advance(state, ids)
+            ids = st.choose(logits, t, one, off, one, seed)
+            state, logits = st.advance(state, ids)
         return ids
 
     ids, logits = tf.zeros([batch], tf.int32), tf.zeros([batch, vocab])

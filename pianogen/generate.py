@@ -8,7 +8,7 @@ predicted probabilities, and slid the window by one. That costs a full forward p
 :class:`pianogen.stepper.Stepper` re-implements the trained network one time step at a time
 from its weights — GRU/LSTM cell math, BatchNorm in inference form (folded into the next
 layer's weights), Dense and softmax — and compiles the whole sampling loop, RNG included,
-into one ``tf.function`` (each step fused by XLA) that generates a batch of samples at once.
+into one XLA program that generates a batch of samples at once.
 Two modes (``mode=``):
 
 ``"window"`` (default) — exactly the naive loop's distribution.
@@ -22,13 +22,14 @@ Two modes (``mode=``):
     ones), and the lane that has just read a complete window gives the next probabilities —
     the same numbers ``model.predict`` gives on that window (to ~1e-8 here), at every step.
     It does the naive loop's arithmetic (seq_len cell steps per token) without Keras'
-    per-call overhead: ~100x the naive loop at batch 1, compute-bound beyond.
+    per-call overhead: ~50x the naive loop at batch 1 and at batch 64 (compute-bound).
 ``"stream"`` — one state per sample, carried through the whole history.
-    One cell step per token: ~1,000x the naive loop at batch 1, several thousand times at
-    batch 64. Its first prediction after the seq_len primer equals the windowed model's;
-    later ones condition on more than seq_len tokens, so its distribution differs from the
-    naive loop by design (the tests show a chi-square test telling them apart). Offered
-    for speed and for comparison; not what the paper's model was trained for.
+    One cell step per token: ~340x the naive loop at batch 1, ~3,700x at batch 64
+    (``benchmarks/bench_generate.py``). Its first prediction after the seq_len primer
+    equals the windowed model's; later ones condition on more than seq_len tokens, so its
+    distribution differs from the naive loop by design (the tests show a chi-square test
+    telling them apart). Offered for speed and for comparison; not what the paper's model
+    was trained for.
 
 Sampling is random sampling from the predicted probabilities (the paper's method) with
 temperature applied to the log-probabilities, then top-k, then top-p (nucleus) on the

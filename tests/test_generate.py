@@ -200,6 +200,36 @@ def test_naive_loop_matches_window_mode_token_for_token_when_greedy():
     assert slow.tolist() == fast.tolist()
 
 
+@pytest.mark.parametrize(
+    ("temperature", "top_k", "top_p", "expected"),
+    [
+        (1.0, 0, 1.0, [8, 4, 2, 1, 1]),  # the probabilities themselves (/16)
+        (1.0, 3, 1.0, [4, 2, 1, 0, 0]),  # top-3, renormalised (/7)
+        (1.0, 3, 0.7, [2, 1, 0, 0, 0]),  # then the smallest set reaching 0.7: {0, 1}
+        (1.0, 0, 0.5, [1, 0, 0, 0, 0]),  # 0.5 is reached by the first token alone
+        (0.5, 0, 1.0, [64, 16, 4, 1, 1]),  # temperature 1/2 squares the probabilities
+    ],
+)
+def test_the_compiled_sampler_draws_from_the_filtered_distribution(
+    temperature, top_k, top_p, expected
+):
+    """4,000 rows of the same logits, one draw each (one uniform per row), against
+    hand-computed probabilities; a removed token drawn even once fails."""
+    import tensorflow as tf
+
+    stepper = stepper_for(tiny_model("gru", "embedding", vocab_size=5, seq_len=3))
+    n = 4000
+    logits = np.log(np.tile([[0.5, 0.25, 0.125, 0.0625, 0.0625]], (n, 1))).astype(np.float32)
+    draw = tf.function(stepper.choose, jit_compile=True)
+    ids = draw(logits, 7, np.float32(temperature), top_k, np.float32(top_p), np.int64(3))
+    expected = np.array(expected, float) / sum(expected) * n
+    assert _chi2(np.bincount(ids.numpy(), minlength=5), expected) < 18.47  # p = 0.001, 4 dof
+    again = draw(logits, 7, np.float32(temperature), top_k, np.float32(top_p), np.int64(3))
+    other = draw(logits, 8, np.float32(temperature), top_k, np.float32(top_p), np.int64(3))
+    assert (again.numpy() == ids.numpy()).all()
+    assert expected.max() == n or not (other.numpy() == ids.numpy()).all()
+
+
 def test_top_k_and_top_p_inside_the_compiled_loop():
     model = tiny_model("gru", "embedding", vocab_size=9, seq_len=5)
     primers = np.random.default_rng(6).integers(0, 9, size=(8, 5))
