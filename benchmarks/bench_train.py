@@ -14,7 +14,14 @@
 2. **Training throughput** of every model preset (sequences/s, median of repeats after a
    warm-up), its achieved GFLOP/s (recurrent + dense matmuls, 3x forward for training)
    and that as a fraction of TensorFlow's float32 matmul rate measured in the same run.
-3. **Cheap wins**, as ratios: batch 256 vs 64, and ``jit_compile`` on vs off.
+3. **Op-level profile** of every preset's training steps (TensorFlow's profiler, summarised
+   by ``opprofile.py``): op time per category (matmul, slicing and gradient sums, tensor
+   lists, elementwise), and the share of the matmul rate split into *matmul running* (share
+   of the wall time) x *matmul speed* (their rate while running, as a share of the square
+   matmul's) — the profile behind a missed throughput target.
+4. **Cheap wins**, as ratios: batch 256 vs 64, ``jit_compile`` on vs off, and Keras'
+   ``mixed_bfloat16`` policy vs float32 (the CPU's counterpart of mixed precision on a GPU:
+   bfloat16 matmuls; the bfloat16 square matmul's rate is measured beside the float32 one).
 
 ``--quick`` is a smoke run (100,000 windows, two presets, one repeat).
 """
@@ -191,20 +198,20 @@ def measure_memory(n_windows: int, batch: int, pipelines: list[str], rounds: int
     return results
 
 
-def matmul_gflops(size: int, repeats: int) -> float:
-    """TensorFlow float32 matmul rate (GFLOP/s): median over repeats of a chained loop."""
+def matmul_gflops(size: int, repeats: int, dtype: str = "float32") -> float:
+    """TensorFlow matmul rate (GFLOP/s) in ``dtype``: median over repeats of a chained loop."""
     import tensorflow as tf
 
-    a = tf.random.stateless_normal((size, size), seed=(1, 2))
-    b = tf.random.stateless_normal((size, size), seed=(3, 4))
+    a = tf.cast(tf.random.stateless_normal((size, size), seed=(1, 2)), dtype)
+    b = tf.cast(tf.random.stateless_normal((size, size), seed=(3, 4)), dtype)
     inner = 8
 
     @tf.function
     def chain(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
         total = tf.zeros((), tf.float32)
         for _ in range(inner):
-            total += tf.reduce_sum(tf.matmul(a, b)[:1, :1])
-            a = a + 1e-6
+            total += tf.cast(tf.reduce_sum(tf.matmul(a, b)[:1, :1]), tf.float32)
+            a = a + tf.cast(1e-6, dtype)
         return total
 
     chain(a, b).numpy()
@@ -216,18 +223,25 @@ def matmul_gflops(size: int, repeats: int) -> float:
     return 2.0 * size**3 * inner / float(np.median(times)) / 1e9
 
 
-def train_rate(preset: str, batch: int, steps: int, repeats: int, jit: bool | str = False) -> dict:
-    """Median sequences/s of ``steps`` training steps on synthetic windows (after warm-up)."""
+def _training_setup(
+    preset: str, batch: int, steps: int, jit: bool | str = False, policy: str = "float32"
+):
+    """A compiled model of ``preset`` (Keras dtype ``policy``) and an endless dataset of
+    synthetic windows, warmed up."""
     import keras
 
     from pianogen.config import RunConfig, model_preset
-    from pianogen.models import build_model, flops_per_sequence
+    from pianogen.models import build_model
     from pianogen.train import compile_model
     from pianogen.windows import Windows
 
     keras.utils.set_random_seed(0)
     config = RunConfig(artist="bench", model=model_preset(preset))
-    model = compile_model(build_model(preset, VOCAB, SEQ_LEN), config)
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = compile_model(build_model(preset, VOCAB, SEQ_LEN), config)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
     model.jit_compile = jit
     # A whole number of batches: a partial batch would retrace (and, with XLA, recompile)
     # inside the timed steps.
@@ -235,6 +249,21 @@ def train_rate(preset: str, batch: int, steps: int, repeats: int, jit: bool | st
     windows = windows.sample(batch * steps * 2, 0)
     ds = windows.dataset(batch, shuffle=True, seed=0).repeat()
     model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0, shuffle=False)  # trace and warm up
+    return model, ds
+
+
+def train_rate(
+    preset: str,
+    batch: int,
+    steps: int,
+    repeats: int,
+    jit: bool | str = False,
+    policy: str = "float32",
+) -> dict:
+    """Median sequences/s of ``steps`` training steps on synthetic windows (after warm-up)."""
+    from pianogen.models import flops_per_sequence
+
+    model, ds = _training_setup(preset, batch, steps, jit, policy)
     rates = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -246,6 +275,7 @@ def train_rate(preset: str, batch: int, steps: int, repeats: int, jit: bool | st
         "preset": preset,
         "batch": batch,
         "jit_compile": bool(jit),
+        "policy": policy,
         "sequences_per_s": rate,
         "gflop_per_s": rate * flops / 1e9,
         "train_mflop_per_sequence": flops / 1e6,
@@ -254,13 +284,37 @@ def train_rate(preset: str, batch: int, steps: int, repeats: int, jit: bool | st
     }
 
 
+def train_profile(preset: str, batch: int, steps: int, peak_gflops: float) -> dict:
+    """Op-level profile of ``steps`` training steps (:mod:`opprofile`): op time per category,
+    and the achieved share of the matmul rate split into its two factors — the share of the
+    wall time during which a matmul runs, and the matmuls' own rate as a share of the
+    square matmul's while they run."""
+    from opprofile import summarise, trace
+
+    from pianogen.models import flops_per_sequence
+
+    model, ds = _training_setup(preset, batch, steps)
+    space = trace(lambda: model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0))
+    out = summarise(space)
+    flops = flops_per_sequence(preset, VOCAB, SEQ_LEN)["train"] * batch * steps
+    out.update(
+        preset=preset,
+        batch=batch,
+        steps=steps,
+        achieved_share_of_matmul_rate=flops / out["wall_s"] / 1e9 / peak_gflops,
+        matmul_time_share=out["matmul_busy_s"] / out["wall_s"],
+        matmul_rate_share=flops / out["matmul_busy_s"] / 1e9 / peak_gflops,
+    )
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(HERE / "out" / "train.json"))
     parser.add_argument("--quick", action="store_true", help="smoke run")
     parser.add_argument("--windows", type=int, default=None)
     parser.add_argument(
-        "--sections", default="memory,presets,wins", help="comma-separated subset to run"
+        "--sections", default="memory,presets,profile,wins", help="comma-separated subset to run"
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -295,11 +349,15 @@ def main() -> int:
         ratio = memory["throughput_ratio_ours_vs_float32"]
         print(f"  ours iterates {ratio:.2f}x as fast as float32", flush=True)
 
-    if "presets" in sections:
-        print("== 2. training throughput per preset (batch 64)", flush=True)
+    if sections & {"presets", "profile"}:
         peak = matmul_gflops(512 if quick else 1024, repeats=3 if quick else 5)
         result["matmul_gflop_per_s"] = peak
         print(f"  TensorFlow float32 matmul: {peak:.0f} GFLOP/s", flush=True)
+        bf16 = matmul_gflops(512 if quick else 1024, repeats=3 if quick else 5, dtype="bfloat16")
+        result["matmul_bfloat16_gflop_per_s"] = bf16
+        print(f"  TensorFlow bfloat16 matmul: {bf16:.0f} GFLOP/s ({bf16 / peak:.1f}x)", flush=True)
+    if "presets" in sections:
+        print("== 2. training throughput per preset (batch 64)", flush=True)
         result["presets"] = {}
         for preset in presets:
             r = train_rate(preset, 64, steps, repeats)
@@ -311,6 +369,20 @@ def main() -> int:
                 flush=True,
             )
 
+    if "profile" in sections:
+        print("== 2b. op-level profile per preset (batch 64, TensorFlow profiler)", flush=True)
+        result["profile"] = {}
+        for preset in presets:
+            r = train_profile(preset, 64, steps, peak)
+            result["profile"][preset] = r
+            shares = ", ".join(f"{k} {v:.0%}" for k, v in r["op_share_by_category"].items())
+            print(
+                f"  {preset:17s} {r['achieved_share_of_matmul_rate']:.0%} of matmul rate = "
+                f"matmul running {r['matmul_time_share']:.0%} of the time x at "
+                f"{r['matmul_rate_share']:.0%} of the square rate; op time: {shares}",
+                flush=True,
+            )
+
     if "wins" in sections:
         print("== 3. cheap wins (ratios of sequences/s, each measured side by side)", flush=True)
         wins: dict = {}
@@ -318,16 +390,20 @@ def main() -> int:
             base = train_rate(preset, 64, steps, repeats)["sequences_per_s"]
             big = train_rate(preset, 256, max(2, steps // 2), repeats)["sequences_per_s"]
             jit = train_rate(preset, 64, steps, repeats, jit=True)["sequences_per_s"]
+            bf16 = train_rate(preset, 64, steps, repeats, policy="mixed_bfloat16")
             wins[preset] = {
                 "batch_256_vs_64": big / base,
                 "jit_on_vs_off": jit / base,
+                "mixed_bfloat16_vs_float32": bf16["sequences_per_s"] / base,
+                "mixed_bfloat16_sequences_per_s": bf16["sequences_per_s"],
                 "batch_64_sequences_per_s": base,
                 "batch_256_sequences_per_s": big,
                 "jit_sequences_per_s": jit,
             }
             print(
                 f"  {preset:17s} batch 256 vs 64: {big / base:.2f}x   jit_compile on vs off: "
-                f"{jit / base:.2f}x",
+                f"{jit / base:.2f}x   mixed_bfloat16 vs float32: "
+                f"{bf16['sequences_per_s'] / base:.2f}x",
                 flush=True,
             )
         result["cheap_wins"] = wins

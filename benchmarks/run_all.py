@@ -98,6 +98,13 @@ def extract_ratios(bench: str, data: dict) -> list[dict]:
         for preset, item in data.get("cheap_wins", {}).items():
             rows.append(_ratio(f"train {preset}: batch 256 vs 64", item["batch_256_vs_64"]))
             rows.append(_ratio(f"train {preset}: jit_compile on vs off", item["jit_on_vs_off"]))
+            if "mixed_bfloat16_vs_float32" in item:
+                rows.append(
+                    _ratio(
+                        f"train {preset}: mixed_bfloat16 vs float32",
+                        item["mixed_bfloat16_vs_float32"],
+                    )
+                )
         return rows
     return []
 

@@ -468,7 +468,9 @@ def benchmark_frames(results: dict) -> dict[str, pd.DataFrame]:
     ``generation``: tokens/s of the naive loop and of each compiled mode and batch;
     ``parsing``: seconds for the same files by cold music21, the fast engine and a warm
     cache; ``training``: sequences/s and share of the matmul rate per preset; ``memory``:
-    peak RSS growth per input pipeline. A benchmark that did not run gives no frame.
+    peak RSS growth per input pipeline; ``training_profile``: share of op time per op
+    category and preset (long form); ``training_factors``: the achieved share of the matmul
+    rate and its two factors per preset. A benchmark that did not run gives no frame.
     """
     benches = (results or {}).get("benchmarks", {})
     frames: dict[str, pd.DataFrame] = {}
@@ -524,6 +526,32 @@ def benchmark_frames(results: dict) -> dict[str, pd.DataFrame]:
                     "peak RSS growth (MB)": memory[name]["peak_rss_growth_mb"],
                 }
                 for name in pipelines
+            ]
+        )
+    profile = train.get("profile", {})
+    if profile:
+        # matmul first, the catch-all last (the JSON's keys come sorted)
+        def order(category: str) -> tuple:
+            return (category != "matmul", category.startswith("elementwise"), category)
+
+        frames["training_profile"] = pd.DataFrame(
+            [
+                {"preset": name, "category": category, "share of op time": share}
+                for name, item in profile.items()
+                for category, share in sorted(
+                    item["op_share_by_category"].items(), key=lambda kv: order(kv[0])
+                )
+            ]
+        )
+        frames["training_factors"] = pd.DataFrame(
+            [
+                {
+                    "preset": name,
+                    "matmul running (share of time)": item["matmul_time_share"],
+                    "matmul speed (share of square rate)": item["matmul_rate_share"],
+                    "achieved (share of matmul rate)": item["achieved_share_of_matmul_rate"],
+                }
+                for name, item in profile.items()
             ]
         )
     return frames

@@ -76,7 +76,9 @@ def build_model(
         x = layers.Dense(config.dense_units, activation=config.dense_activation, name="dense")(x)
         if config.dense_dropout > 0:
             x = layers.Dropout(config.dense_dropout, name="dense_dropout")(x)
-    probs = layers.Dense(vocab_size, activation="softmax", name="head")(x)
+    # float32 whatever the dtype policy: a softmax in bfloat16/float16 loses small
+    # probabilities (Keras' mixed-precision advice), and metrics expect float32.
+    probs = layers.Dense(vocab_size, activation="softmax", name="head", dtype="float32")(x)
     return keras.Model(tokens, probs, name=config.name)
 
 

@@ -213,10 +213,28 @@ def test_benchmark_frames_shape_each_plot():
                     "float32": {"windows": 10, "peak_rss_growth_mb": 600.0},
                     "memory_ratio_float32_vs_ours": 20.0,
                 },
+                "profile": {
+                    "paper-gru": {
+                        "op_share_by_category": {
+                            "elementwise and other": 0.5,
+                            "matmul": 0.4,
+                            "tensor lists": 0.1,
+                        },
+                        "matmul_time_share": 0.5,
+                        "matmul_rate_share": 0.4,
+                        "achieved_share_of_matmul_rate": 0.2,
+                    }
+                },
             },
         }
     }
     frames = benchmark_frames(results)
+    profile = frames["training_profile"]
+    assert profile["category"].tolist() == ["matmul", "tensor lists", "elementwise and other"]
+    assert profile["share of op time"].tolist() == [0.4, 0.1, 0.5]
+    factors = frames["training_factors"].set_index("preset").loc["paper-gru"]
+    assert factors["matmul running (share of time)"] == 0.5
+    assert factors["achieved (share of matmul rate)"] == 0.2
     assert frames["generation"]["tokens/s"].tolist() == [20.0, 4000.0, 1000.0]
     assert frames["generation"]["method"].tolist() == ["naive loop", "stream mode", "window mode"]
     assert frames["parsing"].set_index("method")["seconds"].to_dict() == {

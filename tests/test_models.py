@@ -102,3 +102,15 @@ def test_flops_by_hand():
     table = flops_per_sequence("paper-lstm-table", 65, 50)["forward"]
     expected = 2 * 50 * 4 * (256 * 257 + 512 * 768 + 256 * 768) + 2 * (256 * 256 + 256 * 65)
     assert table == expected
+
+
+def test_the_head_stays_float32_under_a_mixed_precision_policy():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = build_model("quick-gru", 9, seq_len=4)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert model.get_layer("rnn_0").compute_dtype == "bfloat16"
+    probs = model(np.arange(8, dtype=np.int32).reshape(2, 4) % 9, training=False)
+    assert keras.backend.standardize_dtype(probs.dtype) == "float32"
+    np.testing.assert_allclose(np.asarray(probs).sum(axis=-1), 1.0, rtol=1e-5)
