@@ -19,7 +19,8 @@
    lists, elementwise), and the share of the matmul rate split into *matmul running* (share
    of the wall time) x *matmul speed* (their rate while running, as a share of the square
    matmul's) — the profile behind a missed throughput target.
-4. **Cheap wins**, as ratios: batch 256 vs 64, ``jit_compile`` on vs off, and Keras'
+4. **Cheap wins**, as ratios: batch 256 vs 64, ``jit_compile`` on vs off, unrolled
+   recurrent layers vs the while loop (with the extra graph-building seconds), and Keras'
    ``mixed_bfloat16`` policy vs float32 (the CPU's counterpart of mixed precision on a GPU:
    bfloat16 matmuls; the bfloat16 square matmul's rate is measured beside the float32 one).
 
@@ -224,10 +225,15 @@ def matmul_gflops(size: int, repeats: int, dtype: str = "float32") -> float:
 
 
 def _training_setup(
-    preset: str, batch: int, steps: int, jit: bool | str = False, policy: str = "float32"
+    preset: str,
+    batch: int,
+    steps: int,
+    jit: bool | str = False,
+    policy: str = "float32",
+    unroll: bool = False,
 ):
-    """A compiled model of ``preset`` (Keras dtype ``policy``) and an endless dataset of
-    synthetic windows, warmed up."""
+    """A compiled model of ``preset`` (Keras dtype ``policy``, recurrent layers unrolled or
+    not) and an endless dataset of synthetic windows, warmed up."""
     import keras
 
     from pianogen.config import RunConfig, model_preset
@@ -236,10 +242,10 @@ def _training_setup(
     from pianogen.windows import Windows
 
     keras.utils.set_random_seed(0)
-    config = RunConfig(artist="bench", model=model_preset(preset))
+    config = RunConfig(artist="bench", model=model_preset(preset).replace(unroll=unroll))
     keras.mixed_precision.set_global_policy(policy)
     try:
-        model = compile_model(build_model(preset, VOCAB, SEQ_LEN), config)
+        model = compile_model(build_model(config.model, VOCAB, SEQ_LEN), config)
     finally:
         keras.mixed_precision.set_global_policy("float32")
     model.jit_compile = jit
@@ -259,11 +265,15 @@ def train_rate(
     repeats: int,
     jit: bool | str = False,
     policy: str = "float32",
+    unroll: bool = False,
 ) -> dict:
-    """Median sequences/s of ``steps`` training steps on synthetic windows (after warm-up)."""
+    """Median sequences/s of ``steps`` training steps on synthetic windows (after warm-up,
+    whose seconds — building, tracing and two steps — are ``setup_s``)."""
     from pianogen.models import flops_per_sequence
 
-    model, ds = _training_setup(preset, batch, steps, jit, policy)
+    start = time.perf_counter()
+    model, ds = _training_setup(preset, batch, steps, jit, policy, unroll)
+    setup = time.perf_counter() - start
     rates = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -276,6 +286,8 @@ def train_rate(
         "batch": batch,
         "jit_compile": bool(jit),
         "policy": policy,
+        "unroll": unroll,
+        "setup_s": setup,
         "sequences_per_s": rate,
         "gflop_per_s": rate * flops / 1e9,
         "train_mflop_per_sequence": flops / 1e6,
@@ -387,11 +399,16 @@ def main() -> int:
         print("== 3. cheap wins (ratios of sequences/s, each measured side by side)", flush=True)
         wins: dict = {}
         for preset in ["pianogen-gru"] if quick else ["pianogen-gru", "pianogen-lstm", "paper-gru"]:
-            base = train_rate(preset, 64, steps, repeats)["sequences_per_s"]
+            first = train_rate(preset, 64, steps, repeats)
+            base = first["sequences_per_s"]
             big = train_rate(preset, 256, max(2, steps // 2), repeats)["sequences_per_s"]
             jit = train_rate(preset, 64, steps, repeats, jit=True)["sequences_per_s"]
             bf16 = train_rate(preset, 64, steps, repeats, policy="mixed_bfloat16")
+            unrolled = train_rate(preset, 64, steps, repeats, unroll=True)
             wins[preset] = {
+                "unroll_vs_loop": unrolled["sequences_per_s"] / base,
+                "unroll_setup_s": unrolled["setup_s"],
+                "loop_setup_s": first["setup_s"],
                 "batch_256_vs_64": big / base,
                 "jit_on_vs_off": jit / base,
                 "mixed_bfloat16_vs_float32": bf16["sequences_per_s"] / base,
@@ -403,7 +420,9 @@ def main() -> int:
             print(
                 f"  {preset:17s} batch 256 vs 64: {big / base:.2f}x   jit_compile on vs off: "
                 f"{jit / base:.2f}x   mixed_bfloat16 vs float32: "
-                f"{bf16['sequences_per_s'] / base:.2f}x",
+                f"{bf16['sequences_per_s'] / base:.2f}x   unroll vs loop: "
+                f"{unrolled['sequences_per_s'] / base:.2f}x (setup {first['setup_s']:.1f} s -> "
+                f"{unrolled['setup_s']:.1f} s)",
                 flush=True,
             )
         result["cheap_wins"] = wins

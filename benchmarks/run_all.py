@@ -98,6 +98,8 @@ def extract_ratios(bench: str, data: dict) -> list[dict]:
         for preset, item in data.get("cheap_wins", {}).items():
             rows.append(_ratio(f"train {preset}: batch 256 vs 64", item["batch_256_vs_64"]))
             rows.append(_ratio(f"train {preset}: jit_compile on vs off", item["jit_on_vs_off"]))
+            if "unroll_vs_loop" in item:
+                rows.append(_ratio(f"train {preset}: unroll vs loop", item["unroll_vs_loop"]))
             if "mixed_bfloat16_vs_float32" in item:
                 rows.append(
                     _ratio(

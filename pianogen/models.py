@@ -67,7 +67,9 @@ def build_model(
     extra = {} if config.cell == "lstm" else {"reset_after": True}
     last = len(config.units) - 1
     for i, units in enumerate(config.units):
-        x = cell(units, return_sequences=i < last, name=f"rnn_{i}", **extra)(x)
+        x = cell(units, return_sequences=i < last, unroll=config.unroll, name=f"rnn_{i}", **extra)(
+            x
+        )
         if config.batchnorm:
             x = layers.BatchNormalization(name=f"bn_{i}")(x)
         if config.dropout > 0 and (i < last or config.final_dropout):

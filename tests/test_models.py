@@ -114,3 +114,18 @@ def test_the_head_stays_float32_under_a_mixed_precision_policy():
     probs = model(np.arange(8, dtype=np.int32).reshape(2, 4) % 9, training=False)
     assert keras.backend.standardize_dtype(probs.dtype) == "float32"
     np.testing.assert_allclose(np.asarray(probs).sum(axis=-1), 1.0, rtol=1e-5)
+
+
+def test_an_unrolled_model_computes_the_same_function():
+    rolled = build_model("quick-gru", 9, seq_len=6)
+    unrolled = build_model(MODEL_PRESETS["quick-gru"].replace(unroll=True), 9, seq_len=6)
+    assert unrolled.get_layer("rnn_0").unroll and not rolled.get_layer("rnn_0").unroll
+    unrolled.set_weights(rolled.get_weights())
+    ids = np.random.default_rng(0).integers(0, 9, size=(3, 6)).astype(np.int32)
+    np.testing.assert_allclose(
+        np.asarray(unrolled(ids, training=False)),
+        np.asarray(rolled(ids, training=False)),
+        atol=1e-6,
+    )
+    with pytest.raises(ValueError, match="unroll must be true or false"):
+        MODEL_PRESETS["quick-gru"].replace(unroll="yes")
