@@ -218,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--unroll",
         action="store_true",
-        help="unroll the recurrent layers (GRU ~1.2x faster on CPU; slower to build)",
+        help="unroll the recurrent layers: ~1.2x faster training on CPU, slower to build",
     )
     p.add_argument("--out", default="runs", help="RUN_DIR (default runs)")
     p.add_argument(
