@@ -68,9 +68,11 @@ def test_train_then_generate_in_both_modes(tmp_path, capsys):
         write_midi_file(root / "bach" / f"piece{i}.mid", _scale(60 + i % 2, n=120))
     common = ["--cache-dir", str(tmp_path / "cache")]
     argv = ["train", "--data-dir", str(root), "--artist", "bach", "--preset", "quick-gru"]
-    assert main([*argv, "--epochs", "1", "--out", str(tmp_path / "runs"), *common]) == 0
+    # --unroll: the unrolled model trains, saves, loads and generates like the looped one
+    assert main([*argv, "--epochs", "1", "--unroll", "--out", str(tmp_path / "runs"), *common]) == 0
     run = tmp_path / "runs" / "bach" / "quick-gru"
     assert (run / "model.keras").is_file()
+    assert json.loads((run / "config.json").read_text())["model"]["unroll"] is True
     capsys.readouterr()
     written = {}
     for mode in ("window", "stream"):
