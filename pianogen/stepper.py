@@ -121,6 +121,9 @@ def _fingerprint(model: keras.Model) -> tuple:
     return tuple(float(np.sum(w, dtype=np.float64)) for w in model.get_weights())
 
 
+CHUNK = 32  # token steps per compiled chunk of the sampling loop (see Stepper._build)
+
+
 class Stepper:
     """A trained model run one token at a time, with the sampling loop compiled.
 
@@ -413,20 +416,75 @@ class Stepper:
         return self._compiled[key]
 
     def _build(self, mode: str, return_probs: bool) -> Any:
-        """The whole sampling loop — primer, every token step, sampling, the output buffer —
-        as one function, compiled by XLA into a single program when ``self.jit``.
+        """The sampling loop: the primer and then chunks of :data:`CHUNK` token steps, each
+        one XLA program (when ``self.jit``), looped over by a TensorFlow graph.
 
-        Compiling the loop whole (not each step alone) removes TensorFlow's per-op dispatch
-        between steps: ~2x at batch 1 and ~1.2x at batch 64 over compiling only the step
-        (``benchmarks/bench_generate.py``). XLA specialises the program to the batch size
-        and ``n_tokens`` (a new pair compiles once, ~1 s).
+        Compiling a chunk whole — token steps, sampling, its output buffer — removes
+        TensorFlow's per-op dispatch between steps: ~2x at batch 1, 1.2-1.4x at batch 64
+        over compiling only the step (``benchmarks/bench_generate.py``). The chunk has a
+        fixed length so that XLA compiles it once per batch size, whatever ``n_tokens``
+        (a whole-run program would compile again for every length asked for); the last
+        chunk stops at ``n_tokens``. Token ``t`` is drawn with the key
+        ``(seed, t)``, so the chunking never changes the tokens.
         """
         import tensorflow as tf
 
         seq_len = self.seq_len
         vocab = self.vocab_size
         choose = self.choose
+        chunk_len = CHUNK
 
+        def prime(primers):
+            if mode == "stream":
+                state = self.zero_state(tf.shape(primers)[0])
+                for i in tf.range(seq_len - 1):
+                    state = self.step(state, primers[:, i])
+                return self.advance(state, primers[:, seq_len - 1])
+            # Row b * seq_len + j is lane j of sample b; lane j restarts every seq_len
+            # tokens, so before step t lane (t mod seq_len) has read exactly the last
+            # seq_len tokens from a zero state: the windowed model's view.
+            lane = tf.tile(tf.range(seq_len), [tf.shape(primers)[0]])
+            state = self.zero_state(tf.shape(lane)[0])
+            for i in tf.range(seq_len):
+                state = self.step(state, tf.repeat(primers[:, i], seq_len))
+                started = tf.cast(lane <= i, tf.float32)[:, None]
+                state = [s * started for s in state]
+            return state, tf.zeros([tf.shape(primers)[0], vocab])  # logits: made per step
+
+        def token_step(state, logits, t, temperature, top_k, top_p, seed):
+            """Draw token ``t``; return the new state, the logits it was drawn from (window)
+            or the next token's (stream), the token and its probabilities."""
+            if mode == "stream":
+                token = choose(logits, t, temperature, top_k, top_p, seed)
+                new_state, next_logits = self.advance(state, token)
+                return new_state, next_logits, token, tf.nn.softmax(logits)
+            batch = tf.shape(logits)[0]
+            lane = tf.tile(tf.range(seq_len), [batch])
+            ready = tf.math.floormod(t, seq_len)
+            rows = tf.range(batch) * seq_len + ready
+            logits = self.logits(tf.gather(self._last_hidden(state), rows))
+            token = choose(logits, t, temperature, top_k, top_p, seed)
+            restart = tf.cast(lane != ready, tf.float32)[:, None]
+            new_state = self.step([s * restart for s in state], tf.repeat(token, seq_len))
+            return new_state, logits, token, tf.nn.softmax(logits)
+
+        def chunk(state, logits, t0, limit, temperature, top_k, top_p, seed):
+            """Tokens t0 .. t0 + limit - 1 (limit <= chunk_len; the buffers keep their fixed
+            length, so one program serves every limit)."""
+            batch = tf.shape(logits)[0]
+            out = tf.zeros([chunk_len, batch], tf.int32)
+            probs = tf.zeros([chunk_len if return_probs else 0, batch, vocab])
+            for i in tf.range(limit):
+                state, logits, token, p = token_step(
+                    state, logits, t0 + i, temperature, top_k, top_p, seed
+                )
+                out = tf.tensor_scatter_nd_update(out, [[i]], token[None])
+                if return_probs:
+                    probs = tf.tensor_scatter_nd_update(probs, [[i]], p[None])
+            return state, logits, out, probs
+
+        prime = tf.function(prime, jit_compile=self.jit)
+        chunk = tf.function(chunk, jit_compile=self.jit)
         spec = [
             tf.TensorSpec([None, seq_len], tf.int32),
             tf.TensorSpec([], tf.int32),
@@ -436,45 +494,33 @@ class Stepper:
             tf.TensorSpec([], tf.int64),
         ]
 
-        @tf.function(input_signature=spec, jit_compile=self.jit, reduce_retracing=True)
+        @tf.function(input_signature=spec, reduce_retracing=True)
         def run(primers, n_tokens, temperature, top_k, top_p, seed):
             batch = tf.shape(primers)[0]
-            out = tf.TensorArray(tf.int32, size=n_tokens)
-            probs = tf.TensorArray(tf.float32, size=n_tokens if return_probs else 0)
-            if mode == "stream":
-                state = self.zero_state(batch)
-                for i in tf.range(seq_len - 1):
-                    state = self.step(state, primers[:, i])
-                state, logits = self.advance(state, primers[:, seq_len - 1])
-                for t in tf.range(n_tokens):
-                    token = choose(logits, t, temperature, top_k, top_p, seed)
-                    out = out.write(t, token)
-                    if return_probs:
-                        probs = probs.write(t, tf.nn.softmax(logits))
-                    state, logits = self.advance(state, token)
-            else:
-                # Row b * seq_len + j is lane j of sample b; lane j restarts every seq_len
-                # tokens, so before step t lane (t mod seq_len) has read exactly the last
-                # seq_len tokens from a zero state: the windowed model's view.
-                lane = tf.tile(tf.range(seq_len), [batch])
-                state = self.zero_state(batch * seq_len)
-                for i in tf.range(seq_len):
-                    state = self.step(state, tf.repeat(primers[:, i], seq_len))
-                    started = tf.cast(lane <= i, tf.float32)[:, None]
-                    state = [s * started for s in state]
-                for t in tf.range(n_tokens):
-                    ready = tf.math.floormod(t, seq_len)
-                    rows = tf.range(batch) * seq_len + ready
-                    logits = self.logits(tf.gather(self._last_hidden(state), rows))
-                    token = choose(logits, t, temperature, top_k, top_p, seed)
-                    out = out.write(t, token)
-                    if return_probs:
-                        probs = probs.write(t, tf.nn.softmax(logits))
-                    restart = tf.cast(lane != ready, tf.float32)[:, None]
-                    state = self.step([s * restart for s in state], tf.repeat(token, seq_len))
-            tokens = tf.transpose(out.stack(), [1, 0])
+            state, logits = prime(primers)
+            n_chunks = (n_tokens + chunk_len - 1) // chunk_len
+            out = tf.TensorArray(tf.int32, size=n_chunks)
+            probs = tf.TensorArray(tf.float32, size=n_chunks if return_probs else 0)
+            for c in tf.range(n_chunks):
+                t0 = c * chunk_len
+                state, logits, drawn, p = chunk(
+                    state,
+                    logits,
+                    t0,
+                    tf.minimum(chunk_len, n_tokens - t0),
+                    temperature,
+                    top_k,
+                    top_p,
+                    seed,
+                )
+                out = out.write(c, drawn)
+                if return_probs:
+                    probs = probs.write(c, p)
+            tokens = tf.reshape(out.stack(), [n_chunks * chunk_len, batch])[:n_tokens]
+            tokens = tf.transpose(tokens, [1, 0])
             if return_probs:
-                return tokens, tf.transpose(probs.stack(), [1, 0, 2])
+                p = tf.reshape(probs.stack(), [n_chunks * chunk_len, batch, vocab])[:n_tokens]
+                return tokens, tf.transpose(p, [1, 0, 2])
             return tokens, tf.zeros([batch, 0, vocab])
 
         return run

@@ -252,6 +252,9 @@ def test_same_seed_same_tokens_other_seed_other_tokens():
         b = generate_ids(model, primers, 30, GenerateConfig(seed=1), mode=mode)
         c = generate_ids(model, primers, 30, GenerateConfig(seed=2), mode=mode)
         assert a.shape == (4, 30) and (a == b).all() and not (a == c).all()
+        # the loop runs in compiled chunks of 32 steps: a longer run only adds tokens
+        longer = generate_ids(model, primers, 70, GenerateConfig(seed=1), mode=mode)
+        assert (longer[:, :30] == a).all()
 
 
 def test_generation_refuses_short_primers_and_bad_ids():
