@@ -121,8 +121,8 @@ class ModelConfig(_JsonConfig):
     # (LSTM -> Dense -> Dropout); its prose LSTM and its GRU do (BatchNorm + Dropout).
     final_dropout: bool = True
     # Unroll the recurrent layers' 50 steps into the graph instead of a while loop: the
-    # same arithmetic, training 1.14-1.22x faster on CPU at batch 64 (the big paper LSTM
-    # not faster), for 3.5-12.5 s more graph building per model (benchmarks/bench_train.py).
+    # same arithmetic, training 1.12-1.23x faster on CPU at batch 64 (the big paper LSTM
+    # not faster), for 3.6-12.9 s more graph building per model (benchmarks/bench_train.py).
     # Worth it for long runs; off in every preset so short runs and tests do not pay it.
     unroll: bool = False
 
