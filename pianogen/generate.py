@@ -7,8 +7,8 @@ predicted probabilities, and slid the window by one. That costs a full forward p
 
 :class:`pianogen.stepper.Stepper` re-implements the trained network one time step at a time
 from its weights — GRU/LSTM cell math, BatchNorm in inference form (folded into the next
-layer's weights), Dense and softmax — and compiles the whole sampling loop, RNG included,
-into one XLA program that generates a batch of samples at once.
+layer's weights), Dense and softmax — and compiles the sampling loop, RNG included, into
+XLA programs (fixed chunks of token steps) that generate a batch of samples at once.
 Two modes (``mode=``):
 
 ``"window"`` (default) — exactly the naive loop's distribution.

@@ -3,9 +3,9 @@
 :class:`Stepper` re-implements the network of :mod:`pianogen.models` one time step at a
 time from its weights — GRU/LSTM cell math, BatchNorm in inference form (folded into the
 next layer's weights), Dense and softmax — checks itself against the model on two random
-windows, and compiles the whole sampling loop — primer, token steps, sampling with a
-stateless RNG, output buffer — into one XLA program that generates a batch of samples at
-once. It is
+windows, and compiles the sampling loop — primer, token steps, sampling with a stateless
+RNG, output buffer — into XLA programs (the primer, then fixed chunks of :data:`CHUNK`
+steps) that generate a batch of samples at once. It is
 the engine of :func:`pianogen.generate.generate_ids`, whose module docstring explains the
 two modes:
 
