@@ -362,10 +362,11 @@ def main() -> int:
         print(f"  ours iterates {ratio:.2f}x as fast as float32", flush=True)
 
     if sections & {"presets", "profile"}:
-        peak = matmul_gflops(512 if quick else 1024, repeats=3 if quick else 5)
+        size, times = (512, 3) if quick else (1024, 5)
+        peak = matmul_gflops(size, repeats=times)
         result["matmul_gflop_per_s"] = peak
         print(f"  TensorFlow float32 matmul: {peak:.0f} GFLOP/s", flush=True)
-        bf16 = matmul_gflops(512 if quick else 1024, repeats=3 if quick else 5, dtype="bfloat16")
+        bf16 = matmul_gflops(size, repeats=times, dtype="bfloat16")
         result["matmul_bfloat16_gflop_per_s"] = bf16
         print(f"  TensorFlow bfloat16 matmul: {bf16:.0f} GFLOP/s ({bf16 / peak:.1f}x)", flush=True)
     if "presets" in sections:
