@@ -189,7 +189,8 @@ def plan_tasks(
             log.warning("%s.ipynb has no %r parameter: %s runs skipped", TRAIN, extra, what)
     for preset, split, vocabulary in runs:
         name = f"{TRAIN}_{run_name(preset, vocabulary)}" + ("_window" if split == "window" else "")
-        extra = profile.train_for(vocabulary).to_dict()
+        extra = profile.train_for(vocabulary, preset).to_dict()
+        extra |= profile.tokens_for(split, vocabulary).to_dict()
         extra |= {"preset": preset, "split": split, "vocabulary": vocabulary}
         tasks.append(task(TRAIN, name, extra, requires=(EXPLORE,)))
     trains = tuple(t.name for t in tasks[1:])

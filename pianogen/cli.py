@@ -65,12 +65,22 @@ def cmd_explore(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from pianogen.config import RunConfig, SplitConfig, TokenConfig, TrainConfig, model_preset
+    from pianogen.config import (
+        RunConfig,
+        SplitConfig,
+        TokenConfig,
+        TrainConfig,
+        model_preset,
+        optimizer_for,
+    )
     from pianogen.train import train
 
+    optimizer, learning_rate = optimizer_for(args.preset)
     train_config = TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
+        optimizer=args.optimizer or optimizer,
+        learning_rate=args.learning_rate or learning_rate,
         seed=args.seed,
         max_train_windows=args.max_train_windows,
     )
@@ -78,7 +88,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         artist=args.artist,
         model=model_preset(args.preset).replace(unroll=args.unroll),
         tokens=TokenConfig(
-            vocabulary=args.vocabulary, engine=args.engine, min_count=args.min_count
+            vocabulary=args.vocabulary,
+            engine=args.engine,
+            min_count=args.min_count,
+            augment_keys=args.augment_keys,
         ),
         split=SplitConfig(kind=args.split, seed=args.seed),
         train=train_config,
@@ -214,6 +227,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vocabulary", choices=["paper", "timed"], default="paper")
     p.add_argument("--engine", choices=["fast", "music21"], default="fast")
     p.add_argument("--min-count", type=int, default=10)
+    p.add_argument(
+        "--augment-keys",
+        type=int,
+        default=1,
+        help="piece split: use each training piece in this many keys (1-12; 12: every key)",
+    )
+    p.add_argument(
+        "--optimizer",
+        choices=("adamax", "adam", "rmsprop"),
+        help="default: adamax for the paper's presets, adam for ours",
+    )
+    p.add_argument(
+        "--learning-rate", type=float, help="default: 0.001 for the paper's presets, 0.002 for ours"
+    )
     p.add_argument("--max-train-windows", type=int, default=0)
     p.add_argument(
         "--unroll",

@@ -19,42 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from pianogen.tokens import transpose_token  # re-exported: the audit's transpositions
+
 __all__ = ["NGRAM_SIZES", "TRANSPOSITIONS", "TrainingIndex", "memorization", "transpose_token"]
 
 NGRAM_SIZES = (4, 8, 16)
 TRANSPOSITIONS = tuple(range(-11, 12))  # paper notes keep their octave: +7 and -5 differ
-
-
-def transpose_token(token: str, k: int, vocabulary: str = "paper") -> str | None:
-    """``token`` moved by ``k`` semitones; ``None`` if a pitch leaves MIDI 0..127.
-
-    Paper vocabulary: a note name moves with its octave (``B3`` +1 -> ``C4``); a chord's
-    pitch classes move mod 12 and are put back in normal order (``0.4.7`` +2 -> ``2.6.9``);
-    ``R`` stays. Timed vocabulary: a note token's pitch moves, its duration stays
-    (``C4:d6`` +2 -> ``D4:d6``); time shifts (``a3``) stay.
-    """
-    from pianogen import tokens as tok
-
-    if k == 0:
-        return token
-    if vocabulary == "paper":
-        if token == tok.REST:
-            return token
-        kind = tok.token_kind(token, "paper")
-        if kind == "chord":
-            pcs = [(int(pc) + k) % 12 for pc in token.split(".")]
-            return ".".join(str(pc) for pc in tok.normal_order(pcs))
-        pitch = tok.parse_pitch_name(token) + k
-        return tok.pitch_name(pitch) if 0 <= pitch <= 127 else None
-    if vocabulary != "timed":
-        raise ValueError(f"vocabulary must be 'paper' or 'timed', got {vocabulary!r}")
-    head, sep, tail = token.partition(":")
-    if head == tok.REST or not sep:
-        return token
-    moved = [tok.parse_pitch_name(name) + k for name in head.split(".")]
-    if min(moved) < 0 or max(moved) > 127:
-        return None
-    return ".".join(tok.pitch_name(p) for p in moved) + sep + tail
 
 
 class _SuffixAutomaton:

@@ -67,6 +67,7 @@ __all__ = [
     "PITCH_NAMES",
     "REST",
     "VOCABULARIES",
+    "augment_shifts",
     "chord_voicing",
     "decode",
     "encode",
@@ -75,6 +76,8 @@ __all__ = [
     "pitch_name",
     "token_kind",
     "token_pitches",
+    "transpose_token",
+    "transpose_tokens",
     "write_midi",
 ]
 
@@ -238,6 +241,65 @@ def token_pitches(token: str, vocabulary: str = "paper") -> list[int]:
             f"{token!r} is not a paper token; expected a pitch name ('C4'), "
             f"a normal-order chord ('4.7.11') or {REST!r}"
         ) from None
+
+
+# --------------------------------------------------------------------------- transpose
+def transpose_token(token: str, k: int, vocabulary: str = "paper") -> str | None:
+    """``token`` moved by ``k`` semitones; ``None`` if a pitch leaves MIDI 0..127.
+
+    Paper vocabulary: a note name moves with its octave (``B3`` +1 -> ``C4``); a chord's
+    pitch classes move mod 12 and are put back in normal order (``0.4.7`` +2 -> ``2.6.9``);
+    ``R`` stays. Timed vocabulary: a note token's pitch moves, its duration stays
+    (``C4:d6`` +2 -> ``D4:d6``); time shifts (``a3``) stay.
+    """
+    _check_vocabulary(vocabulary)
+    k = int(k)
+    if k == 0:
+        return token
+    if vocabulary == "paper":
+        if token == REST:
+            return token
+        if _CHORD_RE.match(token):
+            pcs = [(pc + k) % 12 for pc in _parse_chord(token)]
+            return ".".join(str(pc) for pc in normal_order(pcs))
+        pitch = parse_pitch_name(token) + k
+        return pitch_name(pitch) if 0 <= pitch <= 127 else None
+    pitches, duration, _ = _parse_timed(token)
+    if not pitches:
+        return token
+    moved = pitches[0] + k
+    return f"{pitch_name(moved)}:d{duration}" if 0 <= moved <= 127 else None
+
+
+def transpose_tokens(tokens: Sequence[str], k: int, vocabulary: str = "paper") -> list[str] | None:
+    """A whole token sequence moved by ``k`` semitones; ``None`` when any pitch would leave
+    MIDI 0..127 (a piece is transposed whole or not at all)."""
+    cache: dict[str, str | None] = {}
+    out: list[str] = []
+    for token in tokens:
+        if token not in cache:
+            cache[token] = transpose_token(token, k, vocabulary)
+        moved = cache[token]
+        if moved is None:
+            return None
+        out.append(moved)
+    return out
+
+
+def augment_shifts(keys: int) -> tuple[int, ...]:
+    """The semitone shifts of ``keys`` keys, nearest first: 1 -> (0,), 3 -> (0, 1, -1),
+    12 -> (0, 1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6): every key once, the original first."""
+    keys = int(keys)
+    if not 1 <= keys <= 12:
+        raise ValueError(f"keys must be in 1..12 (12 is every key), got {keys}")
+    shifts = [0]
+    step = 1
+    while len(shifts) < keys:
+        shifts.append(step)
+        if len(shifts) < keys:
+            shifts.append(-step)
+        step += 1
+    return tuple(shifts)
 
 
 # --------------------------------------------------------------------------- encode

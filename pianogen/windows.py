@@ -45,6 +45,7 @@ __all__ = [
     "prepare_tokens",
     "split_pieces",
     "split_windows",
+    "transposed_copies",
 ]
 
 
@@ -296,13 +297,21 @@ class Prepared:
     seq_len: int
     pieces: list[np.ndarray] = field(default_factory=list)
     window_index: dict[str, np.ndarray] | None = None
+    # Transposed copies of the training pieces (``TokenConfig.augment_keys > 1``, piece
+    # split only): they add training windows but are no pieces of their own, so memorization
+    # audits and primers, which read ``splits``, never see them.
+    augmented: list[np.ndarray] = field(default_factory=list)
 
     def windows(self, split: str) -> Windows:
-        """The (window, next) pairs of ``split`` ("train", "validation" or "test")."""
+        """The (window, next) pairs of ``split`` ("train", "validation" or "test").
+
+        The training windows include those of the transposed copies (:attr:`augmented`).
+        """
         if split not in SPLITS:
             raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
         if self.window_index is None:
-            return Windows.from_seqs(self.splits[split], self.seq_len)
+            extra = self.augmented if split == "train" else []
+            return Windows.from_seqs([*self.splits[split], *extra], self.seq_len)
         return Windows.from_seqs(self.pieces, self.seq_len).subset(self.window_index[split])
 
     def counts(self) -> dict[str, int]:
@@ -370,9 +379,9 @@ def prepare_tokens(
     common = {"skipped": list(skipped), "data_hash": data_hash, "seq_len": seq_len}
     if run_config.split.kind == "piece":
         parts = split_pieces(len(token_seqs), run_config.split, [len(s) for s in token_seqs])
-        vocab = build_vocab(
-            [token_seqs[i] for i in parts["train"]], tc.min_count, vocabulary=tc.vocabulary
-        )
+        train_seqs = [token_seqs[i] for i in parts["train"]]
+        copies = transposed_copies(train_seqs, tc.augment_keys, tc.vocabulary)
+        vocab = build_vocab([*train_seqs, *copies], tc.min_count, vocabulary=tc.vocabulary)
         encoded = [vocab.encode(s) for s in token_seqs]
         prepared = Prepared(
             vocab=vocab,
@@ -380,6 +389,7 @@ def prepare_tokens(
             names={name: [piece_names[i] for i in parts[name]] for name in SPLITS},
             kind="piece",
             pieces=encoded,
+            augmented=[vocab.encode(s) for s in copies],
             **common,
         )
     else:
@@ -410,6 +420,21 @@ def prepare_tokens(
         )
     _check_windows(prepared, run_config.artist)
     return prepared
+
+
+def transposed_copies(seqs: Sequence[Sequence[str]], keys: int, vocabulary: str) -> list[list[str]]:
+    """Each sequence in the ``keys - 1`` other keys of :func:`pianogen.tokens.augment_shifts`
+    (the originals are not repeated). A copy that would push a pitch out of MIDI 0..127 is
+    left out, so a piece at the edge of the keyboard is used in fewer keys."""
+    from pianogen.tokens import augment_shifts, transpose_tokens
+
+    copies = []
+    for k in augment_shifts(keys)[1:]:
+        for seq in seqs:
+            moved = transpose_tokens(seq, k, vocabulary)
+            if moved is not None:
+                copies.append(moved)
+    return copies
 
 
 def _check_windows(prepared: Prepared, artist: str) -> None:
