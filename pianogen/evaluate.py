@@ -7,6 +7,11 @@ Three kinds of evidence, all computed on the token/note level (numpy only):
   intra-set distances of the real held-out pieces and of the generated pieces against the
   inter-set distances between them, as Gaussian kernel density estimates on a shared grid,
   summarised by overlap area and KL divergence.
+- **Reference sets** (:func:`reference_tokens`): token sequences that know nothing of
+  music — every token of the vocabulary equally likely (``uniform``), or drawn with the
+  training frequencies (``unigram``) — measured like the generated ones, so a reader sees
+  whether a model's samples sit nearer the artist's held-out music than these
+  (:func:`reference_check`).
 - **Memorization audit** (:class:`TrainingIndex`, :func:`memorization`): for each piece, the
   longest token span found verbatim in the training data (also under transposition), the
   share of its n-grams found there and the nearest training excerpt — with the same
@@ -40,6 +45,7 @@ __all__ = [
     "EVALUATION_FORMAT",
     "FEATURES",
     "NGRAM_SIZES",
+    "REFERENCES",
     "SWEEP_TEMPERATURES",
     "TrainingIndex",
     "compare_sets",
@@ -53,11 +59,16 @@ __all__ = [
     "ngram_repetition",
     "overlap_area",
     "piece_metrics",
+    "reference_check",
+    "reference_tokens",
     "temperature_sweep",
     "transpose_token",
 ]
 
 EVALUATION_FORMAT = "pianogen-evaluation/1"
+REFERENCES = ("uniform", "unigram")
+# The features reference_check compares by their means (MGEval overlap uses every feature).
+CHECKED_FEATURES = ("pitch_class_entropy", "scale_consistency")
 SWEEP_TEMPERATURES = (0.5, 0.8, 1.0, 1.2, 1.5)
 FEATURES = (
     "pitch_range",
@@ -267,6 +278,78 @@ def compare_sets(
     return out
 
 
+# ------------------------------------------------------------------------ reference sets
+def reference_tokens(
+    tokens: Sequence[str],
+    counts: Sequence[int],
+    kind: str,
+    count: int,
+    length: int,
+    seed: int = 0,
+) -> list[list[str]]:
+    """``count`` sequences of ``length`` tokens drawn independently from ``tokens``:
+    each equally likely (``kind="uniform"``) or in proportion to ``counts`` (``"unigram"``,
+    the training frequencies). Seeded by ``(seed, kind)``."""
+    if kind not in REFERENCES:
+        raise ValueError(f"reference kind must be one of {list(REFERENCES)}, got {kind!r}")
+    if not len(tokens) or len(counts) != len(tokens):
+        raise ValueError(f"{len(tokens)} tokens with {len(counts)} counts")
+    rng = np.random.default_rng([int(seed), REFERENCES.index(kind), 0x4EF])
+    weights = np.asarray(counts, dtype=np.float64)
+    p = None if kind == "uniform" else weights / weights.sum()
+    ids = rng.choice(len(tokens), size=(int(count), int(length)), p=p)
+    return [[tokens[i] for i in row] for row in ids]
+
+
+def _mean_overlap(distances: dict[str, dict[str, Any]]) -> float | None:
+    values = [d["oa_real"] for d in distances.values() if d.get("oa_real") is not None]
+    return float(np.mean(values)) if values else None
+
+
+def reference_check(
+    evaluation: dict[str, Any], features: Sequence[str] = CHECKED_FEATURES
+) -> dict[str, Any]:
+    """Are a model's samples nearer the held-out music than the reference sets?
+
+    Per feature of ``features``: the distance of each set's mean from the held-out mean
+    (smaller is nearer); and MGEval's overlap (``oa_real`` averaged over every feature:
+    larger is nearer). ``closer[ref]`` is true when the model is nearer than reference
+    ``ref`` on every one of these; ``None`` when the evaluation has no references.
+    """
+    refs = evaluation.get("references") or {}
+    if not refs:
+        return {"closer": None, "rows": []}
+
+    def means(metrics: list[dict[str, Any]], name: str) -> float | None:
+        values = _finite(m.get(name) for m in metrics)
+        return float(values.mean()) if len(values) else None
+
+    real = evaluation["metrics"]["heldout"]
+    sets = {"model": (evaluation["metrics"]["generated"], evaluation["distances"])}
+    sets |= {kind: (ref["metrics"], ref["distances"]) for kind, ref in refs.items()}
+    rows = []
+    for name in features:
+        target = means(real, name)
+        row: dict[str, Any] = {"measure": f"{name}: distance of the mean", "held-out": target}
+        for label, (metrics, _) in sets.items():
+            value = means(metrics, name)
+            row[label] = None if value is None or target is None else abs(value - target)
+        rows.append(row)
+    overlap: dict[str, Any] = {"measure": "MGEval overlap (mean over features)"}
+    overlap |= {label: _mean_overlap(dist) for label, (_, dist) in sets.items()}
+    rows.append(overlap)
+    closer: dict[str, bool | None] = {}
+    for kind in refs:
+        verdicts = []
+        for row in rows:
+            model, ref = row["model"], row[kind]
+            if model is None or ref is None:
+                continue
+            verdicts.append(model > ref if row is overlap else model < ref)
+        closer[kind] = bool(verdicts) and all(verdicts)
+    return {"closer": closer, "rows": rows}
+
+
 # ---------------------------------------------------------------------- run-level evaluation
 def heldout_excerpts(
     seqs: Sequence[Sequence[str]],
@@ -415,6 +498,21 @@ def evaluate_run(
     generated = [s.continuation_tokens for s in samples]
     gen_metrics = [piece_metrics(tok.decode(t, vocabulary), t) for t in generated]
     real_metrics = [piece_metrics(tok.decode(t, vocabulary), t) for _, _, t in excerpts]
+    references = {}
+    for kind in REFERENCES:
+        ref_tokens = reference_tokens(
+            run.vocab.tokens,
+            [run.vocab.counts[t] for t in run.vocab.tokens],
+            kind,
+            len(generated),
+            gen_config.tokens,
+            gen_config.seed,
+        )
+        ref_metrics = [piece_metrics(tok.decode(t, vocabulary), t) for t in ref_tokens]
+        references[kind] = {
+            "metrics": ref_metrics,
+            "distances": compare_sets(ref_metrics, real_metrics),
+        }
     primers = np.array([s.primer_ids for s in samples[:sweep_count]], dtype=np.int32)
     sweep = (
         temperature_sweep(run, primers, index, gen_config, sweep_temperatures, mode=mode)
@@ -447,6 +545,7 @@ def evaluate_run(
         ],
         "metrics": {"generated": gen_metrics, "heldout": real_metrics},
         "distances": compare_sets(gen_metrics, real_metrics),
+        "references": references,
         "memorization": memorization(generated, index, [t for _, _, t in excerpts]),
         "sweep_temperatures": [float(t) for t in sweep_temperatures],
         "sweep_samples": len(primers),
@@ -464,6 +563,9 @@ def metric_frame(evaluation: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for kind in ("generated", "heldout"):
         for k, metrics in enumerate(evaluation["metrics"][kind]):
+            rows.append({"set": kind, "piece": k, **metrics})
+    for kind, ref in (evaluation.get("references") or {}).items():
+        for k, metrics in enumerate(ref["metrics"]):
             rows.append({"set": kind, "piece": k, **metrics})
     return pd.DataFrame(rows)
 

@@ -26,6 +26,8 @@ from pianogen.evaluate import (
     ngram_repetition,
     overlap_area,
     piece_metrics,
+    reference_check,
+    reference_tokens,
     temperature_sweep,
     transpose_token,
 )
@@ -293,7 +295,11 @@ def test_evaluate_run_writes_evaluation_json(run):
     first = json.loads(paths[2].read_text())
     assert first["continuation"]["tokens"] == result["samples"][0]["tokens"]
     frame = metric_frame(result)
-    assert set(frame["set"]) == {"generated", "heldout"}
+    assert set(frame["set"]) == {"generated", "heldout", "uniform", "unigram"}
+    for kind in ("uniform", "unigram"):  # one reference sequence per sample, as long
+        assert len(result["references"][kind]["metrics"]) == 2
+        assert set(result["references"][kind]["distances"]) == set(FEATURES)
+    assert set(reference_check(result)["closer"]) == {"uniform", "unigram"}
 
 
 def test_timed_vocabulary_end_to_end(tmp_path):
@@ -431,3 +437,53 @@ def test_metric_summary_is_mean_and_population_std_per_feature():
     assert row["mean_ioi"] == "–"  # a feature missing from the frame
     assert list(row)[2:] == list(FEATURES)
     assert metric_summary(frame.iloc[:0], "empty")["pieces"] == 0
+
+
+def test_reference_tokens_follow_their_distributions():
+    tokens, counts = ["C4", "E4", "0.4.7"], [8, 2, 0]
+    uniform = reference_tokens(tokens, counts, "uniform", count=40, length=50, seed=1)
+    unigram = reference_tokens(tokens, counts, "unigram", count=40, length=50, seed=1)
+    assert [len(s) for s in uniform] == [50] * 40 and len(unigram) == 40
+    flat_u = [t for s in uniform for t in s]
+    flat_g = [t for s in unigram for t in s]
+    assert abs(flat_u.count("0.4.7") / 2000 - 1 / 3) < 0.05
+    assert "0.4.7" not in flat_g  # count 0: never drawn
+    assert abs(flat_g.count("C4") / 2000 - 0.8) < 0.05
+    assert reference_tokens(tokens, counts, "unigram", 40, 50, seed=1) == unigram  # seeded
+    with pytest.raises(ValueError, match="reference kind"):
+        reference_tokens(tokens, counts, "markov", 1, 5)
+
+
+def _evaluation(gen_pce, ref_pce, gen_oa, ref_oa):
+    def metrics(values, scale):
+        return [{"pitch_class_entropy": v, "scale_consistency": scale} for v in values]
+
+    def distances(oa):
+        return {"pitch_class_entropy": {"oa_real": oa}, "scale_consistency": {"oa_real": oa}}
+
+    return {
+        "metrics": {"heldout": metrics([2.8, 3.0], 0.95), "generated": metrics(gen_pce, 0.93)},
+        "distances": distances(gen_oa),
+        "references": {
+            "uniform": {"metrics": metrics(ref_pce, 0.75), "distances": distances(ref_oa)}
+        },
+    }
+
+
+def test_reference_check_by_hand():
+    # Held-out entropy mean 2.9. Model 3.0 (0.1 away) vs uniform 3.5 (0.6 away); OA 0.8 > 0.3.
+    check = reference_check(_evaluation([2.9, 3.1], [3.5, 3.5], 0.8, 0.3))
+    assert check["closer"] == {"uniform": True}
+    rows = {r["measure"]: r for r in check["rows"]}
+    assert rows["pitch_class_entropy: distance of the mean"]["model"] == pytest.approx(0.1)
+    assert rows["pitch_class_entropy: distance of the mean"]["uniform"] == pytest.approx(0.6)
+    assert rows["MGEval overlap (mean over features)"]["model"] == pytest.approx(0.8)
+    # Nearer in entropy but a smaller overlap: not closer on every measure.
+    assert reference_check(_evaluation([2.9, 3.1], [3.5, 3.5], 0.2, 0.3))["closer"] == {
+        "uniform": False
+    }
+    # Farther in entropy than the reference: not closer.
+    assert reference_check(_evaluation([3.6, 3.6], [3.5, 3.5], 0.8, 0.3))["closer"] == {
+        "uniform": False
+    }
+    assert reference_check({"metrics": {}, "distances": {}})["closer"] is None
