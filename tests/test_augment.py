@@ -124,3 +124,30 @@ def test_paper_presets_keep_the_paper_optimizer_in_every_profile():
         assert prof.tokens_for("window", "paper").augment_keys == 1
         assert prof.tokens_for("piece", "timed").augment_keys == prof.augment_keys
     assert model_preset("pianogen-gru").batchnorm is False
+
+
+def test_the_batch_hands_each_run_its_augmentation_and_optimizer(tmp_path):
+    from pianogen import batch
+
+    declared = {
+        "01_explore": {"artist"},
+        "02_train": {"preset", "split", "vocabulary", "augment_keys", "optimizer", "epochs"},
+        "03_evaluate": {"artist"},
+    }
+    paths = {k: tmp_path / k for k in ("notebooks_dir", "out_dir", "data_dir", "run_dir")}
+    tasks = batch.plan_tasks(
+        "a", PROFILES["quick"], declared=declared, cache_dir=tmp_path / "c", **paths
+    )
+    runs = {t.name: t.parameters for t in tasks if t.name.startswith("02_train")}
+    assert runs["02_train_pianogen-gru"]["augment_keys"] == 12
+    assert runs["02_train_pianogen-gru"]["optimizer"] == "adam"
+    assert runs["02_train_paper-gru"] | {} == {
+        "preset": "paper-gru",
+        "split": "piece",
+        "vocabulary": "paper",
+        "augment_keys": 12,
+        "optimizer": "adamax",
+        "epochs": 6,
+    }
+    assert runs["02_train_paper-gru_window"]["augment_keys"] == 1  # never on the window split
+    assert runs["02_train_pianogen-gru-timed"]["augment_keys"] == 12
