@@ -25,6 +25,7 @@ import pandas as pd
 from pianogen.batch import INLINE_BACKEND
 from pianogen.config import MODEL_PRESETS, PAPER_RESULTS, parse_run_name
 from pianogen.errors import PianogenError
+from pianogen.evaluate import reference_check
 from pianogen.explore import repo_root
 from pianogen.io import atomic_write_text, read_json
 
@@ -93,6 +94,9 @@ def summary_table(run_dir: Path) -> pd.DataFrame:
         for key, value in memo.items():
             if isinstance(value, int | float):
                 row[f"memorization {key}"] = value
+        closer = reference_check(evaluation)["closer"] if evaluation else None
+        for kind, verdict in (closer or {}).items():
+            row[f"nearer than {kind}"] = verdict
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -380,17 +384,56 @@ def baseline_gains(table: pd.DataFrame) -> pd.DataFrame:
     return frame.set_index(["artist", "run"])[["accuracy gain", "loss gain"]].astype(float)
 
 
+def best_networks(table: pd.DataFrame) -> pd.DataFrame:
+    """Per artist and vocabulary, the held-out-piece run with the best test accuracy, beside
+    the 3-gram's accuracy and the unigram's loss on the same test windows, and whether its
+    samples sit nearer the held-out music than the reference sets (``None``: no evaluation).
+    """
+    columns = ["best run", "accuracy", "3-gram accuracy", "loss", "unigram loss"]
+    columns += ["beats 3-gram", "beats unigram", "nearer than uniform", "nearer than unigram"]
+    piece = table[table["split"] == "piece"] if not table.empty else table
+    if piece.empty or piece["test accuracy"].isna().all():
+        return pd.DataFrame(columns=columns)
+    best = piece.dropna(subset=["test accuracy"])
+    best = best.loc[best.groupby(["artist", "vocabulary"])["test accuracy"].idxmax()]
+    out = pd.DataFrame(
+        {
+            "best run": best["preset"].to_numpy(),
+            "accuracy": best["test accuracy"].to_numpy(),
+            "3-gram accuracy": best["ngram accuracy"].to_numpy(),
+            "loss": best["test loss"].to_numpy(),
+            "unigram loss": best["unigram loss"].to_numpy(),
+        },
+        index=pd.MultiIndex.from_frame(best[["artist", "vocabulary"]]),
+    )
+    out["beats 3-gram"] = out["accuracy"] > out["3-gram accuracy"]
+    out["beats unigram"] = out["loss"] < out["unigram loss"]
+    for kind in ("uniform", "unigram"):
+        column = f"nearer than {kind}"
+        out[column] = best[column].to_numpy() if column in best else None
+    return out[columns]
+
+
 def _share(mask: pd.Series) -> str:
     return f"{int(mask.sum())} of {len(mask)}"
 
 
 def headline_figures(table: pd.DataFrame) -> dict[str, str]:
     """The results chapter's prose figures, always every key ("n/a" where not measured)."""
-    figures = dict.fromkeys(
-        ("runs", "beats_ngram", "beats_unigram", "best_paper", "timed", "window_gap"), "n/a"
-    )
+    keys = ("runs", "beats_ngram", "beats_unigram", "best_paper", "timed", "window_gap")
+    keys += ("best_beats_ngram", "best_timed_beats_ngram", "best_nearer")
+    figures = dict.fromkeys(keys, "n/a")
     if table.empty:
         return figures
+    best = best_networks(table)
+    for key, vocabulary in (("best_beats_ngram", "paper"), ("best_timed_beats_ngram", "timed")):
+        rows = best[best.index.get_level_values("vocabulary") == vocabulary]
+        if len(rows):
+            figures[key] = _share(rows["beats 3-gram"] & rows["beats unigram"])
+    judged = best.dropna(subset=["nearer than uniform", "nearer than unigram"])
+    if len(judged):
+        nearer = judged["nearer than uniform"].astype(bool) & judged["nearer than unigram"]
+        figures["best_nearer"] = _share(nearer.astype(bool))
     piece = table[table["split"] == "piece"]
     gains = baseline_gains(piece)
     figures["runs"] = str(len(table))

@@ -9,6 +9,7 @@ from pianogen.book import (
     WINDOW_SPLIT_DIR,
     baseline_gains,
     benchmark_frames,
+    best_networks,
     copy_media,
     executed_artists,
     headline_figures,
@@ -174,6 +175,18 @@ def test_headline_figures_and_gains_by_hand():
     assert figures["best_paper"] == "15.0% (pianogen-gru)"  # mean of 20% and 10%
     assert figures["timed"] == "40.0% against the 3-gram's 30.0%"
     assert figures["window_gap"] == "+3.0 percentage points"
+    # Best per artist and vocabulary: bach pianogen-gru (20% > 10%, 3.0 < 3.5) beats both,
+    # haydn's only run does not (10% < 12%); timed: bach's run beats both.
+    best = best_networks(table)
+    assert best.loc[("bach", "paper"), "best run"] == "pianogen-gru"
+    assert bool(best.loc[("bach", "paper"), "beats 3-gram"]) is True
+    assert bool(best.loc[("haydn", "paper"), "beats 3-gram"]) is False
+    assert bool(best.loc[("haydn", "paper"), "beats unigram"]) is True
+    assert figures["best_beats_ngram"] == "1 of 2"
+    assert figures["best_timed_beats_ngram"] == "1 of 1"
+    assert figures["best_nearer"] == "n/a"  # no evaluation in this table
+    with_refs = table.assign(**{"nearer than uniform": True, "nearer than unigram": False})
+    assert headline_figures(with_refs)["best_nearer"] == "0 of 3"
     overview = results_overview(table)
     assert overview.loc[("pianogen-gru", "piece"), "artists"] == 2
     assert overview.loc[("pianogen-gru", "piece"), "accuracy"] == 0.15
