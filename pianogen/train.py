@@ -445,6 +445,8 @@ def _finish(
         "cell": run_config.model.cell,
         "split": prepared.kind,
         "vocabulary": run_config.tokens.vocabulary,
+        "augment_keys": run_config.tokens.augment_keys,
+        "augmented_copies": len(prepared.augmented),
         "model": scores,
         "baselines": baseline_metrics(train_w, test_w, vocab_size),
         "paper": PAPER_RESULTS[run_config.model.cell],
