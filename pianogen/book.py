@@ -23,7 +23,12 @@ from typing import Any
 import pandas as pd
 
 from pianogen.batch import INLINE_BACKEND
-from pianogen.config import MODEL_PRESETS, PAPER_RESULTS, parse_run_name
+from pianogen.config import (
+    MODEL_PRESETS,
+    PAPER_RESULTS,
+    WINDOW_SPLIT_DIR,
+    parse_run_name,
+)
 from pianogen.errors import PianogenError
 from pianogen.evaluate import reference_check
 from pianogen.explore import repo_root
@@ -37,7 +42,6 @@ CHAPTER_NOTEBOOKS = {
     "results": "90_results.ipynb",
     "performance": "92_performance.ipynb",
 }
-WINDOW_SPLIT_DIR = "_window-split"  # RUN_DIR/_window-split/<artist>/<preset>: the paper's split
 
 
 class BookError(PianogenError):

@@ -30,10 +30,16 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from pianogen.data import Skipped
 from pianogen.io import atomic_write_text
 from pianogen.notes import Note, Piece
-from pianogen.parse import DEFAULT_MAX_NOTES, ENGINES, PARSER_VERSION, BadMidi, parse_bytes
+from pianogen.parse import (
+    DEFAULT_MAX_NOTES,
+    ENGINES,
+    PARSER_VERSION,
+    BadMidi,
+    Skipped,
+    parse_bytes,
+)
 
 log = logging.getLogger("pianogen")
 

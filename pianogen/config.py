@@ -241,6 +241,7 @@ class RunConfig(_JsonConfig):
 
 
 TIMED_SUFFIX = "-timed"
+WINDOW_SPLIT_DIR = "_window-split"  # RUN_DIR/_window-split/<artist>/<preset>: the paper's split
 
 
 def run_name(preset: str, vocabulary: Vocabulary = "paper") -> str:

@@ -31,7 +31,7 @@ from pathlib import Path
 from pianogen.errors import PianogenError
 from pianogen.io import sha256_file
 from pianogen.notes import Piece
-from pianogen.parse import DEFAULT_MAX_NOTES
+from pianogen.parse import DEFAULT_MAX_NOTES, Skipped  # Skipped: re-exported
 
 log = logging.getLogger("pianogen")
 
@@ -52,21 +52,6 @@ __all__ = [
     "scan_artist",
     "validate_artist_name",
 ]
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A file that was not used, and why (one short sentence)."""
-
-    file: str
-    reason: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"file": self.file, "reason": self.reason}
-
-    @classmethod
-    def from_json(cls, data: dict) -> Skipped:
-        return cls(file=str(data["file"]), reason=str(data["reason"]))
 
 
 @dataclass(frozen=True)

@@ -8,3 +8,7 @@ errors about invalid values are also ``ValueError`` so callers can catch either.
 
 class PianogenError(Exception):
     """A problem with the user's input, data or environment, explained in the message."""
+
+
+class GenerateError(PianogenError, ValueError):
+    """Generation cannot run as asked (missing model, short primer, bad sampling values)."""

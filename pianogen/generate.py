@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pianogen.config import GenerateConfig
-from pianogen.errors import PianogenError
+from pianogen.errors import GenerateError  # re-exported: generation's error
 from pianogen.io import atomic_write_json, read_json
 
 if TYPE_CHECKING:
@@ -88,10 +88,6 @@ MODES = ("window", "stream")
 SAMPLE_FORMAT = "pianogen-sample/1"
 DEFAULT_DATA_DIR = Path("data/midi")
 SAMPLE_QPM = 120.0  # the tempo generated MIDI is written at (token streams carry no tempo)
-
-
-class GenerateError(PianogenError, ValueError):
-    """Generation cannot run as asked (missing model, short primer, bad sampling values)."""
 
 
 class NothingPlayable(GenerateError):

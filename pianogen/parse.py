@@ -79,6 +79,21 @@ RawNote = tuple[int, int, int, int]  # (onset, duration, pitch, velocity), 12 ti
 TiedPiece = tuple[int | Fraction, int | Fraction, int, int, str, object]
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A file that was not used, and why (one short sentence)."""
+
+    file: str
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"file": self.file, "reason": self.reason}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Skipped:
+        return cls(file=str(data["file"]), reason=str(data["reason"]))
+
+
 class BadMidi(PianogenError, ValueError):
     """A file that cannot become a piece; ``reason`` is one short human sentence."""
 

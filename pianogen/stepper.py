@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pianogen.generate import GenerateError
+from pianogen.errors import GenerateError
 
 if TYPE_CHECKING:
     import keras

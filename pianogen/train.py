@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pianogen.baselines import baseline_metrics
-from pianogen.config import PAPER_RESULTS, RunConfig
+from pianogen.config import PAPER_RESULTS, WINDOW_SPLIT_DIR, RunConfig
 from pianogen.errors import PianogenError
 from pianogen.io import atomic_path, atomic_write_json, atomic_write_text, read_json
 from pianogen.windows import Prepared, Windows, prepare
@@ -96,13 +96,11 @@ def run_dir_for(out_dir: Path, run_config: RunConfig) -> Path:
 
     The run name is the model preset, with ``-timed`` for the timed vocabulary
     (:attr:`RunConfig.run_name`). The paper's window split gets its own tree
-    (``pianogen.book.WINDOW_SPLIT_DIR``) so the same preset can be trained on both splits
+    (``pianogen.config.WINDOW_SPLIT_DIR``) so the same preset can be trained on both splits
     side by side and the book tells them apart.
     """
     base = Path(out_dir)
     if run_config.split.kind == "window":
-        from pianogen.book import WINDOW_SPLIT_DIR
-
         base = base / WINDOW_SPLIT_DIR
     return base / run_config.artist / run_config.run_name
 
