@@ -46,7 +46,7 @@ from typing import Any
 from pianogen import __version__
 from pianogen.config import Profile, TokenConfig, run_name
 from pianogen.config import profile as get_profile
-from pianogen.data import validate_artist_name
+from pianogen.data import data_hash, is_artist_folder, scan_artist, validate_artist_name
 from pianogen.errors import PianogenError
 from pianogen.io import atomic_write_json, read_json, sha256_file
 
@@ -58,7 +58,6 @@ LOCK_FILE = ".lock"
 PROVENANCE_FILE = "provenance.json"
 FAILED_DIR = "_failed"
 MEDIA_DIR = "media"
-MIDI_SUFFIXES = (".mid", ".midi")
 # label -> distributions that provide it (the first one installed wins)
 VERSION_PACKAGES = {"tensorflow": ("tensorflow", "tensorflow-cpu")} | {
     name: (name,) for name in ("pianogen", "keras", "music21", "numpy", "papermill")
@@ -73,11 +72,10 @@ class BatchError(PianogenError, ValueError):
 
 
 # --------------------------------------------------------------------------- names, hashes
-def _artist_files(folder: Path) -> list[Path]:
-    return sorted(
-        (p for p in folder.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file()),
-        key=lambda p: p.relative_to(folder).as_posix(),
-    )
+def _artist_files(data_dir: Path, artist: str) -> list[Path]:
+    """The artist's MIDI files as training will read them (:func:`pianogen.data.scan_artist`:
+    hidden files skipped, symlinks that leave the folder refused)."""
+    return scan_artist(data_dir, artist)[0]
 
 
 def largest_first(data_dir: Path, artists: list[str]) -> list[str]:
@@ -88,20 +86,16 @@ def largest_first(data_dir: Path, artists: list[str]) -> list[str]:
     """
 
     def size(artist: str) -> int:
-        return sum(p.stat().st_size for p in _artist_files(Path(data_dir) / artist))
+        return sum(p.stat().st_size for p in _artist_files(Path(data_dir), artist))
 
     return sorted(artists, key=lambda a: (-size(a), a))
 
 
 def artist_data_hash(data_dir: Path, artist: str) -> tuple[str, int]:
-    """sha256 over the artist's MIDI files' relative paths and bytes; and the file count."""
-    folder = Path(data_dir) / artist
-    files = _artist_files(folder)
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.relative_to(folder).as_posix().encode("utf-8") + b"\0")
-        digest.update(sha256_file(path).encode("ascii") + b"\n")
-    return digest.hexdigest(), len(files)
+    """The artist's data hash as training computes it (:func:`pianogen.data.data_hash` over
+    the files :func:`pianogen.data.scan_artist` finds), and the file count."""
+    files = _artist_files(Path(data_dir), artist)
+    return data_hash(Path(data_dir) / artist, files), len(files)
 
 
 def _sha(*parts: Any) -> str:
@@ -550,9 +544,7 @@ def _artists(data_dir: Path, artists: Sequence[str] | None) -> tuple[list[str], 
             raise BatchError(f"no artist folder(s) {missing} in {str(data_dir)!r}")
         return sorted(set(names)), []
     good, bad = [], []
-    for path in sorted(p for p in data_dir.iterdir() if p.is_dir()):
-        if path.name.startswith((".", "_")):
-            continue
+    for path in sorted(p for p in data_dir.iterdir() if is_artist_folder(p)):
         try:
             good.append(validate_artist_name(path.name))
         except ValueError as exc:

@@ -101,8 +101,14 @@ def validate_artist_name(name: str) -> str:
     return name
 
 
+def is_artist_folder(path: Path) -> bool:
+    """The one rule for which entries of a data folder are artists: folders whose name
+    starts with neither ``.`` (hidden: ``.git``) nor ``_`` (set aside: ``_unused``)."""
+    return path.is_dir() and not path.name.startswith((".", "_"))
+
+
 def list_artists(data_dir: Path | str) -> list[str]:
-    """The artist folders in ``data_dir`` (sorted); hidden folders are ignored.
+    """The artist folders in ``data_dir`` (sorted; see :func:`is_artist_folder`).
 
     Raises ``FileNotFoundError`` when ``data_dir`` is missing and ``ValueError`` naming a
     folder whose name is unsafe (see :func:`validate_artist_name`).
@@ -114,7 +120,7 @@ def list_artists(data_dir: Path | str) -> list[str]:
         )
     names = []
     for entry in sorted(root.iterdir(), key=lambda p: p.name):
-        if entry.name.startswith(".") or not entry.is_dir():
+        if not is_artist_folder(entry):
             continue
         names.append(validate_artist_name(entry.name))
     return names

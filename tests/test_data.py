@@ -192,3 +192,27 @@ def test_skipped_json_round_trip() -> None:
     item = Skipped("a.mid", "empty file (0 bytes)")
     assert Skipped.from_json(item.to_json()) == item
     assert item.to_json() == {"file": "a.mid", "reason": "empty file (0 bytes)"}
+
+
+def test_batch_explore_and_training_agree_on_artists_and_files(tmp_path):
+    """One rule for what an artist is and which of its files count, wherever it is asked."""
+    from pianogen import batch
+    from pianogen import data as data_module
+
+    data = tmp_path / "data"
+    for name in ("one", "two"):
+        write_midi_file(data / "a" / f"{name}.mid", MELODY)
+    write_midi_file(data / "a" / ".hidden.mid", MELODY)  # hidden: never read
+    outside = write_midi_file(tmp_path / "elsewhere.mid", MELODY)
+    (data / "a" / "outside.mid").symlink_to(outside)  # leaves the artist folder: refused
+    write_midi_file(data / "_aside" / "x.mid", MELODY)  # "_" folder: set aside, no artist
+    write_midi_file(data / ".git" / "y.mid", MELODY)
+
+    assert data_module.list_artists(data) == ["a"]
+    names, failed = batch._artists(data, None)
+    assert names == ["a"] and failed == []
+    loaded = data_module.load_artist(data, "a", cache_dir=tmp_path / "cache", progress=False)
+    assert sorted(p.name for p in loaded.pieces) == ["one", "two"]
+    assert batch.artist_data_hash(data, "a") == (loaded.data_hash, 2)
+    pooled = data_module.load_artist(data, "all", cache_dir=tmp_path / "cache", progress=False)
+    assert sorted(p.name for p in pooled.pieces) == ["a/one", "a/two"]  # no _aside/x
