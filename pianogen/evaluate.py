@@ -481,7 +481,7 @@ def evaluate_run(
     check_sampling(gen_config.temperature, gen_config.top_k, gen_config.top_p)
     run = load_run_checked(run_dir) if run is None else run
     if prepared is None:
-        data = _resolve_data_dir(data_dir)
+        data = _resolve_data_dir(data_dir, run.path)
         prepared = prepare(run.config, data, Path(cache_dir), progress=progress)
     vocabulary = run.config.tokens.vocabulary
     samples = generate_samples(run, prepared, gen_config, mode=mode)

@@ -340,9 +340,20 @@ def generate_samples(
     return samples
 
 
-def _resolve_data_dir(data_dir: Path | None) -> Path:
-    path = DEFAULT_DATA_DIR if data_dir is None else Path(data_dir)
+def _resolve_data_dir(data_dir: Path | None, run_dir: Path | None = None) -> Path:
+    """``data_dir``; when it is not given, the folder the run was trained on (recorded in
+    its ``data.json``), else :data:`DEFAULT_DATA_DIR`."""
+    from pianogen.train import recorded_data_dir
+
+    recorded = recorded_data_dir(run_dir) if run_dir is not None and data_dir is None else None
+    path = Path(data_dir) if data_dir is not None else recorded or DEFAULT_DATA_DIR
     if not path.is_dir():
+        if recorded is not None:
+            raise GenerateError(
+                f"the run was trained on the data folder {recorded}, which no longer exists; "
+                f"primers come from the artist's held-out pieces, so pass the folder that "
+                f"holds its artist now (--data-dir)"
+            )
         raise GenerateError(
             f"data folder {path} does not exist; primers come from the artist's held-out "
             f"pieces, so pass the data folder the run was trained on (--data-dir)"
@@ -398,7 +409,7 @@ def generate_run(
     check_sampling(gen_config.temperature, gen_config.top_k, gen_config.top_p)
     run = load_run_checked(run_dir) if run is None else run
     if prepared is None:
-        data = _resolve_data_dir(data_dir)
+        data = _resolve_data_dir(data_dir, run.path)
         prepared = prepare(run.config, data, Path(cache_dir), progress=progress)
     samples = generate_samples(run, prepared, gen_config, mode=mode)
     vocabulary = run.config.tokens.vocabulary

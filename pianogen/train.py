@@ -7,6 +7,8 @@ A run folder ``out_dir/<artist>/<model name>/`` holds::
     model.keras        the weights with the best validation loss so far
     history.csv        one row per completed epoch (metrics only: reruns compare byte-equal)
     metrics.json       test scores of the best model, the baselines, the paper's figures
+    data.json          the data folder (absolute path) and data hash it was trained on:
+                       generate/evaluate use that folder when no --data-dir is given
     checkpoint/        epoch-NNNN.keras (the last completed epoch, optimizer included)
                        and state.json (the commit point of every epoch)
 
@@ -57,6 +59,7 @@ __all__ = [
     "load_keras_model",
     "load_run",
     "metrics_table",
+    "recorded_data_dir",
     "run_dir_for",
     "train",
     "train_prepared",
@@ -74,6 +77,7 @@ HISTORY_COLUMNS = (
 )
 _METRICS = ("loss", "accuracy", "top_5_accuracy")
 _STATE = "checkpoint/state.json"
+DATA_RECORD = "data.json"  # the data folder (absolute) and data hash the run was trained on
 _FRESH_HINT = "use a fresh --out folder, or --force to start this run over"
 
 
@@ -127,14 +131,22 @@ def train(
     subset of at most that many validation windows; the test split is always scored whole.
     """
     prepared = prepare(run_config, Path(data_dir), Path(cache_dir), progress=progress)
+    run_dir = run_dir_for(out_dir, run_config)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record = {"data_dir": str(Path(data_dir).resolve()), "data_hash": prepared.data_hash}
+    atomic_write_json(run_dir / DATA_RECORD, record)
     return train_prepared(
-        run_config,
-        prepared,
-        run_dir_for(out_dir, run_config),
-        strategy=strategy,
-        progress=progress,
-        resume=resume,
+        run_config, prepared, run_dir, strategy=strategy, progress=progress, resume=resume
     )
+
+
+def recorded_data_dir(run_dir: Path) -> Path | None:
+    """The data folder a run was trained on (its ``data.json``), or ``None`` if unrecorded."""
+    try:
+        value = read_json(Path(run_dir) / DATA_RECORD).get("data_dir")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return Path(value) if isinstance(value, str) and value else None
 
 
 # ----------------------------------------------------------------------------- models

@@ -85,3 +85,31 @@ def test_train_then_generate_in_both_modes(tmp_path, capsys):
         samples = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
         assert [s["mode"] for s in samples] == [mode, mode]
     assert written["window"] == written["stream"] and len(written["window"]) == 6
+
+
+@pytest.mark.slow
+def test_a_run_remembers_its_data_folder_and_augmentation(tmp_path, capsys):
+    root = tmp_path / "elsewhere" / "midi"  # not the default data/midi
+    for i in range(5):
+        write_midi_file(root / "bach" / f"piece{i}.mid", _scale(60 + i % 2, n=120))
+    common = ["--cache-dir", str(tmp_path / "cache")]
+    argv = ["train", "--data-dir", str(root), "--artist", "bach", "--preset", "quick-gru"]
+    argv += ["--epochs", "1", "--augment-keys", "3", "--out", str(tmp_path / "runs")]
+    assert main([*argv, *common]) == 0
+    run = tmp_path / "runs" / "bach" / "quick-gru"
+    config = json.loads((run / "config.json").read_text())
+    assert config["tokens"]["augment_keys"] == 3
+    assert config["train"]["optimizer"] == "adam"  # ours: Adam 0.002 by default
+    metrics = json.loads((run / "metrics.json").read_text())
+    train_pieces = metrics["pieces"]["train"]
+    assert metrics["augment_keys"] == 3 and metrics["augmented_copies"] == 2 * train_pieces
+    capsys.readouterr()
+    # No --data-dir: the folder recorded at training time is used.
+    gen = ["generate", str(run), "--count", "1", "--tokens", "8", "--out", str(tmp_path / "s")]
+    assert main([*gen, *common]) == 0
+    assert len(capsys.readouterr().out.split()) == 3
+    root.rename(tmp_path / "moved")
+    assert main([*gen, *common]) == 2
+    err = capsys.readouterr().err
+    assert f"trained on the data folder {root}" in err and "--data-dir" in err
+    assert main([*gen, "--data-dir", str(tmp_path / "moved"), *common]) == 0
