@@ -230,6 +230,7 @@ def write_toc(root: Path, artists: list[str], chapters: dict[str, bool]) -> Path
     if results:
         lines += ["  - caption: Results", "    chapters:"]
         lines += [f"      - file: book/generated/{name}" for name in results]
+    lines += ["  - caption: Back matter", "    chapters:", "      - file: book/references"]
     return atomic_write_text(root / "_toc.yml", "\n".join(lines) + "\n")
 
 

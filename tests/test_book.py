@@ -42,7 +42,7 @@ def test_toc_lists_artists_in_reading_order(tmp_path):
     )
     assert toc["root"] == "book/intro"
     captions = [part["caption"] for part in toc["parts"]]
-    assert captions == ["The study", "Artist: bach", "Artist: chopin", "Results"]
+    assert captions == ["The study", "Artist: bach", "Artist: chopin", "Results", "Back matter"]
     bach = [c["file"] for c in toc["parts"][1]["chapters"]]
     titles = [c.get("title") for c in toc["parts"][1]["chapters"]]
     assert titles == [
@@ -60,7 +60,8 @@ def test_toc_lists_artists_in_reading_order(tmp_path):
         "book/artists/bach/03_evaluate",
     ]
     assert toc["parts"][0]["chapters"][-1]["file"] == "book/generated/dataset"
-    assert [c["file"] for c in toc["parts"][-1]["chapters"]] == ["book/generated/results"]
+    assert [c["file"] for c in toc["parts"][-2]["chapters"]] == ["book/generated/results"]
+    assert [c["file"] for c in toc["parts"][-1]["chapters"]] == ["book/references"]
 
 
 def test_artist_page_escapes_names_and_provenance(tmp_path):
