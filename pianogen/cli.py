@@ -83,6 +83,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate or learning_rate,
         seed=args.seed,
         max_train_windows=args.max_train_windows,
+        patience=args.patience,
+        plateau=args.plateau,
     )
     config = RunConfig(
         artist=args.artist,
@@ -240,6 +242,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--learning-rate", type=float, help="default: 0.001 for the paper's presets, 0.002 for ours"
+    )
+    p.add_argument(
+        "--patience", type=int, default=5, help="early stopping on val loss (0: off; default 5)"
+    )
+    p.add_argument(
+        "--plateau",
+        type=int,
+        default=0,
+        help="stop when training accuracy has not risen by 0.005 for this many epochs (0: off)",
     )
     p.add_argument("--max-train-windows", type=int, default=0)
     p.add_argument(

@@ -162,9 +162,16 @@ class TrainConfig(_JsonConfig):
     patience: int = 5  # early stopping on validation loss; 0 disables it
     seed: int = 0
     max_train_windows: int = 0  # 0: all; else a random subset per epoch (quick profiles)
+    # Stop when the *training* accuracy has not risen by at least plateau_delta for this
+    # many epochs (0: off). With patience 0 a run trains until its training accuracy
+    # plateaus — how the paper's training-set figures are tested to convergence.
+    plateau: int = 0
+    plateau_delta: float = 0.005
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
+        _check(self.plateau >= 0, f"plateau must be >= 0 (0 turns it off), got {self.plateau}")
+        _check(self.plateau_delta >= 0, f"plateau_delta must be >= 0, got {self.plateau_delta}")
         _check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
         _choice("optimizer", self.optimizer, ("adamax", "adam", "rmsprop"))
         _check(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")

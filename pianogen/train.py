@@ -368,7 +368,7 @@ def train_prepared(
         )
 
     val_ds = val_w.dataset(tc.batch_size)
-    while state["epoch"] < tc.epochs and not _stop_early(state, tc.patience):
+    while state["epoch"] < tc.epochs and not _stop_reason(state, tc):
         epoch = state["epoch"]
         epoch_w = train_w.sample(tc.max_train_windows, [tc.seed, epoch, 1])
         ds = epoch_w.dataset(tc.batch_size, shuffle=True, seed=tc.seed, epoch=epoch)
@@ -388,6 +388,7 @@ def train_prepared(
             state.update(best_val_loss=row["val_loss"], best_epoch=epoch + 1, since_best=0)
         else:
             state["since_best"] += 1
+        _track_plateau(state, row["accuracy"], tc.plateau_delta)
         name = f"epoch-{epoch + 1:04d}.keras"
         _save_model(model, run_dir / "checkpoint" / name)
         previous = state["checkpoint"]
@@ -402,8 +403,9 @@ def train_prepared(
             (run_dir / "checkpoint" / previous).unlink(missing_ok=True)
         _say(_epoch_line(row, tc.epochs, train_seconds, improved), progress)
 
-    if _stop_early(state, tc.patience) and state["epoch"] < tc.epochs:
-        _say(f"early stopping: no val loss improvement for {tc.patience} epochs", progress)
+    reason = _stop_reason(state, tc)
+    if reason and state["epoch"] < tc.epochs:
+        _say(f"early stopping: {reason}", progress)
     best_in_memory = state["best_epoch"] == state["epoch"] and state["history"]
     _finish(run_config, prepared, run_dir, state, progress, model if best_in_memory else None)
     return run_dir
@@ -415,8 +417,25 @@ def _build(run_config: RunConfig, vocab_size: int, seq_len: int) -> keras.Model:
     return build_model(run_config.model, vocab_size, seq_len)
 
 
-def _stop_early(state: dict, patience: int) -> bool:
-    return patience > 0 and state["since_best"] >= patience
+def _track_plateau(state: dict, accuracy: float, delta: float) -> None:
+    """Count epochs since the training accuracy last rose by at least ``delta``."""
+    best = state.get("best_train_accuracy")
+    if best is None or accuracy >= best + delta:
+        state.update(best_train_accuracy=accuracy, since_train_best=0)
+    else:
+        state["since_train_best"] = state.get("since_train_best", 0) + 1
+
+
+def _stop_reason(state: dict, tc: Any) -> str | None:
+    """Why training stops before its epoch cap (``None``: it goes on)."""
+    if tc.patience > 0 and state["since_best"] >= tc.patience:
+        return f"no val loss improvement for {tc.patience} epochs"
+    if tc.plateau > 0 and state.get("since_train_best", 0) >= tc.plateau:
+        return (
+            f"training accuracy plateaued (no rise of {tc.plateau_delta} in {tc.plateau} "
+            f"epochs; best {state['best_train_accuracy']:.3f})"
+        )
+    return None
 
 
 def _epoch_line(row: dict, epochs: int, seconds: float, improved: bool) -> str:
@@ -464,6 +483,8 @@ def _finish(
         "best_epoch": state["best_epoch"],
         "best_val_loss": state["best_val_loss"],
         "stopped_early": state["epoch"] < tc.epochs,
+        "stop_reason": _stop_reason(state, tc),
+        "final_train": {name: state["history"][-1][name] for name in _METRICS if state["history"]},
         "train_seconds": train_seconds,
         "sequences_per_s": trained / train_seconds if train_seconds > 0 else None,
         "sequences_per_s_median": _median_rate(state),

@@ -266,3 +266,34 @@ def test_early_stopping_keeps_the_best_epoch(tmp_path, capsys):
     assert metrics["stopped_early"] and metrics["epochs"] == len(rows) == best + 1 < 8
     assert metrics["best_epoch"] == best and metrics["best_val_loss"] == pytest.approx(min(val))
     assert "early stopping" in capsys.readouterr().out
+
+
+def test_plateau_counter_by_hand():
+    from pianogen.train import _track_plateau
+
+    state: dict = {}
+    for accuracy in (0.10, 0.104, 0.20, 0.203, 0.204, 0.21):
+        _track_plateau(state, accuracy, delta=0.005)
+    # 0.10 best; 0.104 no rise; 0.20 new best; 0.203, 0.204 no rise of 0.005; 0.21 rises.
+    assert state == {"best_train_accuracy": 0.21, "since_train_best": 0}
+    _track_plateau(state, 0.212, delta=0.005)
+    _track_plateau(state, 0.2, delta=0.005)
+    assert state["since_train_best"] == 2 and state["best_train_accuracy"] == 0.21
+
+
+def test_training_stops_when_training_accuracy_plateaus(tmp_path, capsys):
+    config = synthetic_config(epochs=10, patience=0)
+    # A rise of 2.0 is impossible: epoch 1 sets the best, epochs 2 and 3 do not rise.
+    config = config.replace(train=config.train.replace(plateau=2, plateau_delta=2.0))
+    run_dir = train_prepared(config, synthetic_prepared(config), tmp_path / "run")
+    metrics = read_json(run_dir / "metrics.json")
+    assert metrics["epochs"] == 3 and metrics["stopped_early"] is True
+    assert "training accuracy plateaued" in metrics["stop_reason"]
+    history = (run_dir / "history.csv").read_text().splitlines()
+    assert len(history) == 1 + 3
+    assert metrics["final_train"]["accuracy"] == pytest.approx(
+        float(history[-1].split(",")[HISTORY_COLUMNS.index("accuracy")])
+    )
+    assert "early stopping: training accuracy plateaued" in capsys.readouterr().out
+    # Off (0) by default: the same run goes on to its epoch cap.
+    assert synthetic_config().train.plateau == 0
