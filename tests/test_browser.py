@@ -49,8 +49,9 @@ def _make_root(tmp_path: Path) -> Path:
     src = repo_root()
     shutil.copytree(src / "notebooks", root / "notebooks")
     (root / "book").mkdir(parents=True)
-    for name in ("intro.md", "method.md"):
-        shutil.copy(src / "book" / name, root / "book" / name)
+    for path in sorted((src / "book").iterdir()):  # the chapters and the bibliography
+        if path.is_file() and path.suffix in (".md", ".bib"):
+            shutil.copy(path, root / "book" / path.name)
     shutil.copy(src / "_config.yml", root / "_config.yml")
     artist_dir = root / "data" / ARTIST
     for i in range(5):
@@ -194,4 +195,18 @@ def test_names_are_shown_as_text_never_run(browser, server):
     assert EVIL_FILE in text, "the skipped file's name should be listed, as text"
     assert page.locator("article img[onerror]").count() == 0
     assert page.locator("article script", has_text="pwned").count() == 0
+    page.close()
+
+
+def test_citations_link_to_the_bibliography(browser, server):
+    page, problems = _open(browser, f"{server}/book/method.html")
+    assert not problems, problems
+    links = page.locator("article a[href*='references.html#']")
+    assert links.count() >= 5, "the method chapter should cite the works it uses"
+    page.close()
+    page, problems = _open(browser, f"{server}/book/references.html")
+    assert not problems, problems
+    text = page.locator("article").inner_text()
+    for author in ("Cuthbert", "Yang", "Yin", "Krueger"):
+        assert author in text, f"{author} missing from the bibliography"
     page.close()
