@@ -398,6 +398,14 @@ class Profile(_JsonConfig):
         TokenConfig(augment_keys=self.augment_keys)  # validates it
 
 
+_QUICK_TRAIN = TrainConfig(
+    epochs=6,
+    batch_size=64,
+    optimizer="adam",
+    learning_rate=0.002,
+    patience=2,
+    max_train_windows=10_000,
+)
 PROFILES: dict[str, Profile] = {
     # Sized for a 2-core CPU: the whole default book in 46 min 40 s in a fresh clone (2026-12-02,
     # install included; the target is 45).
@@ -411,25 +419,11 @@ PROFILES: dict[str, Profile] = {
     "quick": Profile(
         name="quick",
         presets=("pianogen-lstm", "pianogen-gru", "paper-gru"),
-        train=TrainConfig(
-            epochs=6,
-            batch_size=64,
-            optimizer="adam",
-            learning_rate=0.002,
-            patience=2,
-            max_train_windows=10_000,
-        ),
+        train=_QUICK_TRAIN,
         generate=GenerateConfig(count=3, tokens=160),
         window_split=("paper-gru",),
         timed=("pianogen-gru",),
-        timed_train=TrainConfig(
-            epochs=6,
-            batch_size=64,
-            optimizer="adam",
-            learning_rate=0.002,
-            patience=2,
-            max_train_windows=6000,
-        ),
+        timed_train=_QUICK_TRAIN.replace(max_train_windows=6000),
         augment_keys=12,
         paper_train=TrainConfig(epochs=6, batch_size=64, patience=2, max_train_windows=3000),
     ),
