@@ -131,12 +131,14 @@ def train(
     subset of at most that many validation windows; the test split is always scored whole.
     """
     prepared = prepare(run_config, Path(data_dir), Path(cache_dir), progress=progress)
-    run_dir = run_dir_for(out_dir, run_config)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    record = {"data_dir": str(Path(data_dir).resolve()), "data_hash": prepared.data_hash}
-    atomic_write_json(run_dir / DATA_RECORD, record)
     return train_prepared(
-        run_config, prepared, run_dir, strategy=strategy, progress=progress, resume=resume
+        run_config,
+        prepared,
+        run_dir_for(out_dir, run_config),
+        strategy=strategy,
+        progress=progress,
+        resume=resume,
+        data_dir=Path(data_dir),
     )
 
 
@@ -319,8 +321,13 @@ def train_prepared(
     strategy: tf.distribute.Strategy | None = None,
     progress: bool = True,
     resume: bool = True,
+    data_dir: Path | None = None,
 ) -> Path:
-    """Train on already prepared data into ``run_dir`` (see :func:`train`)."""
+    """Train on already prepared data into ``run_dir`` (see :func:`train`).
+
+    ``data_dir``, the folder ``prepared`` was read from, is recorded in ``data.json`` once
+    the folder is known to hold this run (``None``: not recorded).
+    """
     import keras
 
     tc = run_config.train
@@ -330,6 +337,9 @@ def train_prepared(
         _reset(run_dir)
     _clean_temporaries(run_dir)
     state = _check_folder(run_dir, run_config, prepared)
+    if data_dir is not None:  # the folder holds this run (same config, vocabulary and data)
+        record = {"data_dir": str(Path(data_dir).resolve()), "data_hash": prepared.data_hash}
+        atomic_write_json(run_dir / DATA_RECORD, record)
     if state and state.get("checkpoint"):
         _drop_stale_checkpoints(run_dir, state["checkpoint"])
     if state and state.get("finished") and (run_dir / "metrics.json").exists():

@@ -297,3 +297,33 @@ def test_training_stops_when_training_accuracy_plateaus(tmp_path, capsys):
     assert "early stopping: training accuracy plateaued" in capsys.readouterr().out
     # Off (0) by default: the same run goes on to its epoch cap.
     assert synthetic_config().train.plateau == 0
+
+
+def test_a_refused_run_keeps_the_data_record_of_the_run_it_holds(tmp_path):
+    from midi_factory import write_midi_file
+
+    from pianogen.config import RunConfig
+    from pianogen.train import RunError, recorded_data_dir, train
+
+    roots = [tmp_path / name / "midi" for name in ("first", "second")]
+    for root in roots:
+        for i in range(4):
+            write_midi_file(
+                root / "bach" / f"piece{i}.mid",
+                [(j * 0.5, 0.5, 60 + i % 2 + j % 8) for j in range(80)],
+            )
+    runs = tmp_path / "runs"
+    config = RunConfig.from_dict(
+        {
+            "artist": "bach",
+            "model": {"name": "quick-gru", "units": [8], "embedding_dim": 4},
+            "tokens": {"seq_len": 8, "min_count": 1},
+            "train": {"epochs": 1, "batch_size": 16},
+        }
+    )
+    folder = train(config, roots[0], runs, cache_dir=tmp_path / "cache", progress=False)
+    assert recorded_data_dir(folder) == roots[0].resolve()
+    other = config.replace(train=config.train.replace(epochs=2))
+    with pytest.raises(RunError, match="another configuration"):
+        train(other, roots[1], runs, cache_dir=tmp_path / "cache", progress=False)
+    assert recorded_data_dir(folder) == roots[0].resolve()  # not the refused run's folder
