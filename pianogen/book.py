@@ -437,8 +437,8 @@ def headline_figures(table: pd.DataFrame) -> dict[str, str]:
             figures[key] = _share(rows["beats 3-gram"] & rows["beats unigram"])
     judged = best.dropna(subset=["nearer than uniform", "nearer than unigram"])
     if len(judged):
-        nearer = judged["nearer than uniform"].astype(bool) & judged["nearer than unigram"]
-        figures["best_nearer"] = _share(nearer.astype(bool))
+        nearer = judged[["nearer than uniform", "nearer than unigram"]].astype(bool).all(axis=1)
+        figures["best_nearer"] = _share(nearer)
     piece = table[table["split"] == "piece"]
     gains = baseline_gains(piece)
     figures["runs"] = str(len(table))

@@ -79,8 +79,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_config = TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
-        optimizer=args.optimizer or optimizer,
-        learning_rate=args.learning_rate or learning_rate,
+        optimizer=optimizer if args.optimizer is None else args.optimizer,
+        learning_rate=learning_rate if args.learning_rate is None else args.learning_rate,
         seed=args.seed,
         max_train_windows=args.max_train_windows,
         patience=args.patience,

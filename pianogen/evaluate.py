@@ -499,10 +499,11 @@ def evaluate_run(
     gen_metrics = [piece_metrics(tok.decode(t, vocabulary), t) for t in generated]
     real_metrics = [piece_metrics(tok.decode(t, vocabulary), t) for _, _, t in excerpts]
     references = {}
+    vocab_tokens, vocab_counts = run.vocab.tokens, run.vocab.counts  # copies: take them once
     for kind in REFERENCES:
         ref_tokens = reference_tokens(
-            run.vocab.tokens,
-            [run.vocab.counts[t] for t in run.vocab.tokens],
+            vocab_tokens,
+            [vocab_counts[t] for t in vocab_tokens],
             kind,
             len(generated),
             gen_config.tokens,

@@ -49,6 +49,20 @@ def test_explore_json_prints_one_object(data_dir, tmp_path, capsys):
         (["explore", "--data-dir", "{data}", "--artist", "nobody", "--json"], "nobody"),
         (["explore", "--data-dir", "{missing}", "--artist", "bach", "--json"], "missing"),
         (["train", "--data-dir", "{data}", "--artist", "bach", "--preset", "gpt"], "preset"),
+        (
+            [
+                "train",
+                "--data-dir",
+                "{data}",
+                "--artist",
+                "bach",
+                "--preset",
+                "quick-gru",
+                "--learning-rate",
+                "0",
+            ],
+            "learning_rate",
+        ),
         (["generate", "{missing}"], "missing"),
     ],
 )
