@@ -60,6 +60,7 @@ __all__ = [
     "overlap_area",
     "piece_metrics",
     "reference_check",
+    "reference_row",
     "reference_tokens",
     "temperature_sweep",
     "transpose_token",
@@ -348,6 +349,21 @@ def reference_check(
             verdicts.append(model > ref if row is overlap else model < ref)
         closer[kind] = bool(verdicts) and all(verdicts)
     return {"closer": closer, "rows": rows}
+
+
+def reference_row(evaluation: dict[str, Any]) -> dict[str, Any] | None:
+    """:func:`reference_check` as one flat table row: ``"<measure> [<set>]"`` -> value for
+    the model and each reference set, and ``"nearer than <ref>"`` -> ``"yes"``/``"no"``;
+    ``None`` when the evaluation has no reference sets."""
+    check = reference_check(evaluation)
+    if check["closer"] is None:
+        return None
+    row: dict[str, Any] = {}
+    for r in check["rows"]:
+        for label in ("model", *check["closer"]):
+            row[f"{r['measure']} [{label}]"] = r.get(label)
+    row |= {f"nearer than {k}": "yes" if v else "no" for k, v in check["closer"].items()}
+    return row
 
 
 # ---------------------------------------------------------------------- run-level evaluation

@@ -27,6 +27,7 @@ from pianogen.evaluate import (
     overlap_area,
     piece_metrics,
     reference_check,
+    reference_row,
     reference_tokens,
     temperature_sweep,
     transpose_token,
@@ -487,3 +488,13 @@ def test_reference_check_by_hand():
         "uniform": False
     }
     assert reference_check({"metrics": {}, "distances": {}})["closer"] is None
+
+
+def test_reference_row_flattens_the_check():
+    row = reference_row(_evaluation([2.9, 3.1], [3.5, 3.5], 0.8, 0.3))
+    assert row["nearer than uniform"] == "yes"
+    assert row["pitch_class_entropy: distance of the mean [model]"] == pytest.approx(0.1)
+    assert row["pitch_class_entropy: distance of the mean [uniform]"] == pytest.approx(0.6)
+    assert row["MGEval overlap (mean over features) [uniform]"] == pytest.approx(0.3)
+    assert not any("unigram" in key for key in row)  # only the references present
+    assert reference_row({"metrics": {}, "distances": {}}) is None
