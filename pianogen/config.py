@@ -133,9 +133,18 @@ class ModelConfig(_JsonConfig):
     # not faster), for 3.6-12.9 s more graph building per model (benchmarks/bench_train.py).
     # Worth it for long runs; off in every preset so short runs and tests do not pay it.
     unroll: bool = False
+    # Train on the next token after *every* position of a window, not only after the last
+    # (models.build_model(every_step=True)); the saved model still predicts the last, so
+    # evaluation, the baselines and generation are unchanged. Off for the paper's presets
+    # (the paper trains on the last token only).
+    sequence_loss: bool = False
 
     def __post_init__(self) -> None:
         _check(bool(self.name), "model name must not be empty")
+        _check(
+            isinstance(self.sequence_loss, bool),
+            f"sequence_loss must be true or false, got {self.sequence_loss!r}",
+        )
         _check(isinstance(self.unroll, bool), f"unroll must be true or false, got {self.unroll!r}")
         _choice("cell", self.cell, ("lstm", "gru"))
         _choice("input", self.input, ("scalar", "embedding"))

@@ -13,6 +13,13 @@ step from these weights:
 ``tokens`` -> (``normalise`` -> ``expand`` | ``embedding``) -> ``rnn_0`` [-> ``bn_0``]
 [-> ``dropout_0``] -> ``rnn_1`` ... -> [``dense`` [-> ``dense_dropout``]] -> ``head``
 
+A model whose config sets ``sequence_loss`` is *trained* on a twin built with
+``every_step=True``: the same layers and weights, but the last recurrent layer returns every
+step and the head predicts the next token at each of the ``seq_len`` positions (the way
+char-RNN and Magenta's melody models train: one window gives ``seq_len`` targets instead of
+one). :func:`copy_weights` moves the weights into the next-token model, which is the one
+saved, evaluated and sampled.
+
 Recurrent layers use cuDNN-compatible settings (tanh/sigmoid, no recurrent dropout, GRU
 ``reset_after=True``), so the same model runs on the fused GPU kernels when one is present.
 """
@@ -26,7 +33,7 @@ from pianogen.config import ModelConfig, model_preset
 if TYPE_CHECKING:
     import keras
 
-__all__ = ["build_model", "flops_per_sequence", "resolve_config"]
+__all__ = ["build_model", "copy_weights", "flops_per_sequence", "resolve_config"]
 
 
 def resolve_config(preset_or_config: str | ModelConfig) -> ModelConfig:
@@ -37,9 +44,17 @@ def resolve_config(preset_or_config: str | ModelConfig) -> ModelConfig:
 
 
 def build_model(
-    preset_or_config: str | ModelConfig, vocab_size: int, seq_len: int = 50
+    preset_or_config: str | ModelConfig,
+    vocab_size: int,
+    seq_len: int = 50,
+    *,
+    every_step: bool = False,
 ) -> keras.Model:
     """Build (uncompiled) the next-token model for ``vocab_size`` tokens and ``seq_len`` inputs.
+
+    ``every_step``: the training twin of a ``sequence_loss`` model — output
+    ``(batch, seq_len, vocab_size)``, the next-token probabilities after every position
+    (weights identical in names and shapes to the plain model's).
 
     The paper's presets reproduce its parameter counts exactly: ``paper-lstm-table``
     2,709,057 at vocabulary 65, ``paper-lstm-text`` 1,038,913 at 65, ``paper-gru`` 835,297
@@ -67,9 +82,13 @@ def build_model(
     extra = {} if config.cell == "lstm" else {"reset_after": True}
     last = len(config.units) - 1
     for i, units in enumerate(config.units):
-        x = cell(units, return_sequences=i < last, unroll=config.unroll, name=f"rnn_{i}", **extra)(
-            x
-        )
+        x = cell(
+            units,
+            return_sequences=every_step or i < last,
+            unroll=config.unroll,
+            name=f"rnn_{i}",
+            **extra,
+        )(x)
         if config.batchnorm:
             x = layers.BatchNormalization(name=f"bn_{i}")(x)
         if config.dropout > 0 and (i < last or config.final_dropout):
@@ -82,6 +101,14 @@ def build_model(
     # probabilities (Keras' mixed-precision advice), and metrics expect float32.
     probs = layers.Dense(vocab_size, activation="softmax", name="head", dtype="float32")(x)
     return keras.Model(tokens, probs, name=config.name)
+
+
+def copy_weights(source: keras.Model, target: keras.Model) -> None:
+    """Copy every layer's weights from ``source`` to the layer of the same name in ``target``
+    (a ``sequence_loss`` model's training twin -> its next-token model, or back)."""
+    for layer in target.layers:
+        if layer.weights:
+            layer.set_weights(source.get_layer(layer.name).get_weights())
 
 
 def flops_per_sequence(

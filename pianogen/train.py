@@ -38,6 +38,7 @@ from pianogen.baselines import baseline_metrics
 from pianogen.config import PAPER_RESULTS, WINDOW_SPLIT_DIR, RunConfig
 from pianogen.errors import PianogenError
 from pianogen.io import atomic_path, atomic_write_json, atomic_write_text, read_json
+from pianogen.models import build_model, copy_weights
 from pianogen.windows import Prepared, Windows, prepare
 
 if TYPE_CHECKING:
@@ -331,6 +332,7 @@ def train_prepared(
     import keras
 
     tc = run_config.train
+    every_step = run_config.model.sequence_loss
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
@@ -351,7 +353,10 @@ def train_prepared(
     vocab_size = len(prepared.vocab)
     train_w = prepared.windows("train")
     val_w = prepared.windows("validation").sample(tc.max_train_windows, [tc.seed, 2])
-    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+    def scope() -> contextlib.AbstractContextManager:
+        return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
     if state is None:
         state = {
             "epoch": 0,
@@ -365,11 +370,14 @@ def train_prepared(
             "data_hash": prepared.data_hash,
         }
         keras.utils.set_random_seed(tc.seed)
-        with scope:
-            model = compile_model(_build(run_config, vocab_size, prepared.seq_len), run_config)
+        with scope():
+            model = compile_model(
+                _build(run_config, vocab_size, prepared.seq_len, every_step=every_step),
+                run_config,
+            )
     else:
         checkpoint = run_dir / "checkpoint" / str(state["checkpoint"])
-        with scope:
+        with scope():
             model = load_keras_model(checkpoint)
         _say(
             f"{run_dir}: resuming after epoch {state['epoch']} of {tc.epochs} "
@@ -377,24 +385,36 @@ def train_prepared(
             progress,
         )
 
+    # The model that is validated, saved and tested: the trained one itself, or for a
+    # sequence_loss run its next-token twin, given the trained weights every epoch.
+    with scope():
+        scorer = (
+            compile_model(_build(run_config, vocab_size, prepared.seq_len), run_config)
+            if every_step
+            else model
+        )
     val_ds = val_w.dataset(tc.batch_size)
     while state["epoch"] < tc.epochs and not _stop_reason(state, tc):
         epoch = state["epoch"]
         epoch_w = train_w.sample(tc.max_train_windows, [tc.seed, epoch, 1])
-        ds = epoch_w.dataset(tc.batch_size, shuffle=True, seed=tc.seed, epoch=epoch)
+        ds = epoch_w.dataset(
+            tc.batch_size, shuffle=True, seed=tc.seed, epoch=epoch, every_step=every_step
+        )
         _reseed_dropout(model, tc.seed, epoch)
         started = time.perf_counter()
         fit = model.fit(ds, epochs=1, verbose=0, shuffle=False)
         train_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        val = model.evaluate(val_ds, verbose=0, return_dict=True)
+        if scorer is not model:
+            copy_weights(model, scorer)
+        val = scorer.evaluate(val_ds, verbose=0, return_dict=True)
         val_seconds = time.perf_counter() - started
         row: dict[str, Any] = {"epoch": epoch + 1, "windows": len(epoch_w)}
         row.update({name: float(fit.history[name][-1]) for name in _METRICS})
         row.update({f"val_{name}": float(val[name]) for name in _METRICS})
         improved = state["best_val_loss"] is None or row["val_loss"] < state["best_val_loss"]
         if improved:
-            _save_model(model, run_dir / "model.keras")
+            _save_model(scorer, run_dir / "model.keras")
             state.update(best_val_loss=row["val_loss"], best_epoch=epoch + 1, since_best=0)
         else:
             state["since_best"] += 1
@@ -417,14 +437,14 @@ def train_prepared(
     if reason and state["epoch"] < tc.epochs:
         _say(f"early stopping: {reason}", progress)
     best_in_memory = state["best_epoch"] == state["epoch"] and state["history"]
-    _finish(run_config, prepared, run_dir, state, progress, model if best_in_memory else None)
+    _finish(run_config, prepared, run_dir, state, progress, scorer if best_in_memory else None)
     return run_dir
 
 
-def _build(run_config: RunConfig, vocab_size: int, seq_len: int) -> keras.Model:
-    from pianogen.models import build_model
-
-    return build_model(run_config.model, vocab_size, seq_len)
+def _build(
+    run_config: RunConfig, vocab_size: int, seq_len: int, *, every_step: bool = False
+) -> keras.Model:
+    return build_model(run_config.model, vocab_size, seq_len, every_step=every_step)
 
 
 def _track_plateau(state: dict, accuracy: float, delta: float) -> None:
@@ -486,6 +506,8 @@ def _finish(
         "vocabulary": run_config.tokens.vocabulary,
         "augment_keys": run_config.tokens.augment_keys,
         "augmented_copies": len(prepared.augmented),
+        # Training figures (history, final_train) are per position for sequence_loss runs.
+        "sequence_loss": run_config.model.sequence_loss,
         "model": scores,
         "baselines": baseline_metrics(train_w, test_w, vocab_size),
         "paper": PAPER_RESULTS[run_config.model.cell],

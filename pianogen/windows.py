@@ -192,9 +192,19 @@ class Windows:
         return self.contexts(self.seq_len), self.targets()
 
     def dataset(
-        self, batch_size: int, *, shuffle: bool = False, seed: int = 0, epoch: int = 0
+        self,
+        batch_size: int,
+        *,
+        shuffle: bool = False,
+        seed: int = 0,
+        epoch: int = 0,
+        every_step: bool = False,
     ) -> tf.data.Dataset:
         """Batches of ``(ids (b, seq_len) int32, next (b,) int32)`` gathered on the fly.
+
+        ``every_step``: the targets are the next token after every position, ``(b,
+        seq_len)`` — the window shifted by one, its last column the usual target (for
+        ``sequence_loss`` training).
 
         With ``shuffle`` the order is a permutation seeded by ``(seed, epoch)``, so every
         epoch differs, yet a run resumed at epoch ``k`` sees exactly the batches it would
@@ -214,7 +224,10 @@ class Windows:
 
         def gather(batch_starts: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             x = tf.gather(flat, batch_starts[..., None] + offsets)
-            y = tf.gather(flat, batch_starts + seq_len)
+            if every_step:
+                y = tf.gather(flat, batch_starts[..., None] + offsets + 1)
+            else:
+                y = tf.gather(flat, batch_starts + seq_len)
             return x, y
 
         # One map call gathers _CHUNK batches at once and unbatch() hands them out: tf.data's

@@ -129,3 +129,22 @@ def test_an_unrolled_model_computes_the_same_function():
     )
     with pytest.raises(ValueError, match="unroll must be true or false"):
         MODEL_PRESETS["quick-gru"].replace(unroll="yes")
+
+
+@pytest.mark.parametrize("preset", ["quick-gru", "pianogen-lstm"])
+def test_every_step_twin_shares_weights_and_its_last_step_is_the_model(preset):
+    from pianogen.models import copy_weights
+
+    twin = build_model(preset, 13, seq_len=5, every_step=True)
+    model = build_model(preset, 13, seq_len=5)
+    assert twin.output_shape == (None, 5, 13) and model.output_shape == (None, 13)
+    assert [w.shape for w in twin.weights] == [w.shape for w in model.weights]
+    copy_weights(twin, model)
+    ids = np.random.default_rng(1).integers(0, 13, (4, 5)).astype(np.int32)
+    every = twin(ids, training=False).numpy()
+    np.testing.assert_allclose(every.sum(axis=-1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(every[:, -1], model(ids, training=False).numpy(), atol=1e-6)
+    # Causal: the prediction after position 2 ignores the tokens after it.
+    changed = ids.copy()
+    changed[:, 3:] = (changed[:, 3:] + 1) % 13
+    np.testing.assert_allclose(every[:, 2], twin(changed, training=False).numpy()[:, 2], atol=1e-6)

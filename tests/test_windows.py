@@ -205,3 +205,15 @@ def test_dataset_batches_in_order_for_every_size(n_windows):
         y = np.concatenate([b[1] for b in batches])
         assert np.array_equal(y, np.arange(4, n_windows + 4))
         assert np.array_equal(x[:, 0], np.arange(n_windows)) and (x[:, -1] + 1 == y).all()
+
+
+def test_every_step_targets_are_the_window_shifted_by_one():
+    w = Windows.from_seqs([np.arange(6, dtype=np.int32), np.arange(10, 14, dtype=np.int32)], 3)
+    x, y = _batches(w.dataset(2, every_step=True))
+    _, last = _batches(w.dataset(2))
+    # Windows [0 1 2] [1 2 3] [2 3 4] [10 11 12]: targets [1 2 3] ... [11 12 13].
+    assert x.tolist() == [[0, 1, 2], [1, 2, 3], [2, 3, 4], [10, 11, 12]]
+    assert y.tolist() == [[1, 2, 3], [2, 3, 4], [3, 4, 5], [11, 12, 13]]
+    assert (y[:, -1] == last).all()  # the last column is the usual next-token target
+    shuffled = _batches(w.dataset(2, every_step=True, shuffle=True, seed=1))
+    assert (shuffled[1][:, :-1] == shuffled[0][:, 1:]).all()  # pairs stay together
