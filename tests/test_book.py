@@ -6,20 +6,22 @@ import nbformat
 import yaml
 
 from pianogen.book import (
-    WINDOW_SPLIT_DIR,
-    baseline_gains,
-    benchmark_frames,
-    best_networks,
     copy_media,
     executed_artists,
-    headline_figures,
     page_title,
-    preset_cell,
-    results_overview,
-    summary_table,
     tidy_cells_for_readers,
     write_artist_index,
     write_toc,
+)
+from pianogen.config import WINDOW_SPLIT_DIR
+from pianogen.results import (
+    baseline_gains,
+    benchmark_frames,
+    best_networks,
+    headline_figures,
+    preset_cell,
+    results_overview,
+    summary_table,
 )
 
 

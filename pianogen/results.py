@@ -1,0 +1,369 @@
+"""The study's findings across runs: tables the results, dataset and performance chapters show.
+
+Each function reads run folders (``metrics.json``, ``evaluation.json``, ``history.csv``) or
+benchmark results and returns a ``pandas`` frame or a dict of glued strings; the chapters
+only plot and display them, so every figure in the book is computed here and tested.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pianogen.config import MODEL_PRESETS, PAPER_RESULTS, WINDOW_SPLIT_DIR, parse_run_name
+from pianogen.evaluate import reference_check
+from pianogen.io import read_json_or_none
+
+
+def run_folders(run_dir: Path) -> list[tuple[str, str, str, Path]]:
+    """Every finished run as ``(artist, preset, split, folder)``, sorted."""
+    run_dir = Path(run_dir)
+    found = []
+    for split, base in (("piece", run_dir), ("window", run_dir / WINDOW_SPLIT_DIR)):
+        if not base.is_dir():
+            continue
+        for metrics in sorted(base.glob("*/*/metrics.json")):
+            folder = metrics.parent
+            artist = folder.parent.name
+            if artist.startswith(("_", ".")):
+                continue
+            found.append((artist, folder.name, split, folder))
+    return found
+
+
+def summary_table(run_dir: Path) -> pd.DataFrame:
+    """One row per (artist, preset, split): test loss/accuracy of the model and baselines."""
+    rows = []
+    for artist, preset, split, folder in run_folders(run_dir):
+        metrics = read_json_or_none(folder / "metrics.json") or {}
+        model = metrics.get("model", {})
+        row: dict[str, Any] = {
+            "artist": artist,
+            "preset": preset,
+            "split": metrics.get("split", split),
+            "vocabulary": metrics.get("vocabulary", parse_run_name(preset)[1]),
+            "test loss": model.get("loss"),
+            "test accuracy": model.get("accuracy"),
+            "top-5 accuracy": model.get("top_5_accuracy"),
+            "perplexity": model.get("perplexity"),
+            "test tokens": model.get("tokens"),
+            "epochs": metrics.get("epochs"),
+        }
+        for name, values in (metrics.get("baselines") or {}).items():
+            row[f"{name} loss"] = values.get("loss")
+            row[f"{name} accuracy"] = values.get("accuracy")
+        evaluation = read_json_or_none(folder / "evaluation.json") or {}
+        memo = (evaluation.get("memorization") or {}).get("summary") or {}
+        for key, value in memo.items():
+            if isinstance(value, int | float):
+                row[f"memorization {key}"] = value
+        closer = reference_check(evaluation)["closer"] if evaluation else None
+        for kind, verdict in (closer or {}).items():
+            row[f"nearer than {kind}"] = verdict
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def paper_table() -> pd.DataFrame:
+    """The paper's reported figures (quoted, not reproduced) for the comparison tables."""
+    return pd.DataFrame(
+        [
+            {
+                "model": cell.upper(),
+                "paper test accuracy": v["accuracy"],
+                "paper test loss": v["loss"],
+            }
+            for cell, v in PAPER_RESULTS.items()
+        ]
+    )
+
+
+def preset_cell(preset: str) -> str:
+    """``"gru"``/``"lstm"`` for a preset or run name (``pianogen-gru-timed``), else ``"?"``."""
+    preset = parse_run_name(preset)[0]
+    return MODEL_PRESETS[preset].cell if preset in MODEL_PRESETS else "?"
+
+
+def artist_overview(
+    data_dir: Path, artists: list[str], token_config=None, cache_dir: Path = Path(".cache")
+) -> pd.DataFrame:
+    """One row per artist: files used/skipped, tokens, unique tokens, vocabulary at 50."""
+    from pianogen.explore import explore
+
+    rows = []
+    for artist in artists:
+        result = explore(data_dir, artist, token_config, cache_dir=cache_dir, progress=False)
+        rows.append(
+            {
+                "artist": artist,
+                "files": result["files"],
+                "skipped": len(result["skipped"]),
+                "notes": result["notes"],
+                "tokens": result["tokens"],
+                "unique tokens": result["unique_tokens"],
+                "vocabulary at 50": result["vocab_at_threshold"].get("50"),
+                "windows": result["windows"],
+            }
+        )
+    return pd.DataFrame(rows).set_index("artist") if rows else pd.DataFrame()
+
+
+OVERVIEW_COLUMNS = {
+    "test loss": "loss",
+    "test accuracy": "accuracy",
+    "top-5 accuracy": "top-5",
+    "ngram accuracy": "3-gram accuracy",
+    "unigram loss": "unigram loss",
+}
+
+
+def results_overview(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean test figures per (preset, split) over artists, with the paper's beside them.
+
+    Only the columns a reader compares (the model's loss, accuracy and top-5 accuracy, the
+    3-gram's accuracy and the unigram's loss); every baseline figure of every run is in
+    its training page and in :func:`summary_table`.
+    """
+    if table.empty:
+        return pd.DataFrame()
+    keys = ["preset", "split"]
+    present = [c for c in OVERVIEW_COLUMNS if c in table.columns]
+    grouped = table.groupby(keys)[present].mean().rename(columns=OVERVIEW_COLUMNS)
+    grouped.insert(0, "artists", table.groupby(keys)["artist"].nunique())
+    cells = [preset_cell(p) for p, _ in grouped.index]
+    grouped["paper accuracy"] = [PAPER_RESULTS.get(c, {}).get("accuracy") for c in cells]
+    grouped["paper loss"] = [PAPER_RESULTS.get(c, {}).get("loss") for c in cells]
+    return grouped.round(3)
+
+
+def baseline_gains(table: pd.DataFrame) -> pd.DataFrame:
+    """Per run: accuracy above the 3-gram's and loss below the unigram's (positive = better).
+
+    Index ``(artist, run)`` where the run is the preset, with `` (window)`` for the window
+    split; columns ``accuracy gain`` and ``loss gain``.
+    """
+    if table.empty:
+        return pd.DataFrame(columns=["accuracy gain", "loss gain"])
+    frame = table.copy()
+    frame["run"] = frame["preset"] + frame["split"].map({"piece": "", "window": " (window)"})
+    frame["accuracy gain"] = frame["test accuracy"] - frame["ngram accuracy"]
+    frame["loss gain"] = frame["unigram loss"] - frame["test loss"]
+    return frame.set_index(["artist", "run"])[["accuracy gain", "loss gain"]].astype(float)
+
+
+def best_networks(table: pd.DataFrame) -> pd.DataFrame:
+    """Per artist and vocabulary, the held-out-piece run with the best test accuracy, beside
+    the 3-gram's accuracy and the unigram's loss on the same test windows, and whether its
+    samples sit nearer the held-out music than the reference sets (``None``: no evaluation).
+    """
+    columns = ["best run", "accuracy", "3-gram accuracy", "loss", "unigram loss"]
+    columns += ["beats 3-gram", "beats unigram", "nearer than uniform", "nearer than unigram"]
+    piece = table[table["split"] == "piece"] if not table.empty else table
+    if piece.empty or piece["test accuracy"].isna().all():
+        return pd.DataFrame(columns=columns)
+    best = piece.dropna(subset=["test accuracy"])
+    best = best.loc[best.groupby(["artist", "vocabulary"])["test accuracy"].idxmax()]
+    out = pd.DataFrame(
+        {
+            "best run": best["preset"].to_numpy(),
+            "accuracy": best["test accuracy"].to_numpy(),
+            "3-gram accuracy": best["ngram accuracy"].to_numpy(),
+            "loss": best["test loss"].to_numpy(),
+            "unigram loss": best["unigram loss"].to_numpy(),
+        },
+        index=pd.MultiIndex.from_frame(best[["artist", "vocabulary"]]),
+    )
+    out["beats 3-gram"] = out["accuracy"] > out["3-gram accuracy"]
+    out["beats unigram"] = out["loss"] < out["unigram loss"]
+    for kind in ("uniform", "unigram"):
+        column = f"nearer than {kind}"
+        out[column] = best[column].to_numpy() if column in best else None
+    return out[columns]
+
+
+def _share(mask: pd.Series) -> str:
+    return f"{int(mask.sum())} of {len(mask)}"
+
+
+def headline_figures(table: pd.DataFrame) -> dict[str, str]:
+    """The results chapter's prose figures, always every key ("n/a" where not measured)."""
+    keys = ("runs", "beats_ngram", "beats_unigram", "best_paper", "timed", "window_gap")
+    keys += ("best_beats_ngram", "best_timed_beats_ngram", "best_nearer")
+    figures = dict.fromkeys(keys, "n/a")
+    if table.empty:
+        return figures
+    best = best_networks(table)
+    for key, vocabulary in (("best_beats_ngram", "paper"), ("best_timed_beats_ngram", "timed")):
+        rows = best[best.index.get_level_values("vocabulary") == vocabulary]
+        if len(rows):
+            figures[key] = _share(rows["beats 3-gram"] & rows["beats unigram"])
+    judged = best.dropna(subset=["nearer than uniform", "nearer than unigram"])
+    if len(judged):
+        nearer = judged[["nearer than uniform", "nearer than unigram"]].astype(bool).all(axis=1)
+        figures["best_nearer"] = _share(nearer)
+    piece = table[table["split"] == "piece"]
+    gains = baseline_gains(piece)
+    figures["runs"] = str(len(table))
+    if len(gains):
+        figures["beats_ngram"] = _share(gains["accuracy gain"] > 0)
+        figures["beats_unigram"] = _share(gains["loss gain"] > 0)
+    paper_vocab = piece[piece["vocabulary"] == "paper"]
+    if len(paper_vocab):
+        means = paper_vocab.groupby("preset")["test accuracy"].mean()
+        figures["best_paper"] = f"{means.max():.1%} ({means.idxmax()})"
+    timed = piece[piece["vocabulary"] == "timed"]
+    if len(timed):
+        figures["timed"] = (
+            f"{timed['test accuracy'].mean():.1%} against the 3-gram's "
+            f"{timed['ngram accuracy'].mean():.1%}"
+        )
+    both = table.pivot_table(index=["artist", "preset"], columns="split", values="test accuracy")
+    if {"piece", "window"} <= set(both.columns):
+        gap = (both["window"] - both["piece"]).dropna()
+        if len(gap):
+            figures["window_gap"] = f"{gap.mean() * 100:+.1f} percentage points"
+    return figures
+
+
+PAPER_VOCAB_FOR_COUNTS = {"lstm": 65, "gru": 225}
+
+
+def model_table(seq_len: int = 50) -> pd.DataFrame:
+    """Every preset built at the paper's implied vocabulary size, with its parameter count."""
+    from pianogen.models import build_model
+
+    rows = []
+    for name, config in MODEL_PRESETS.items():
+        vocab_size = PAPER_VOCAB_FOR_COUNTS[config.cell]
+        model = build_model(config, vocab_size=vocab_size, seq_len=seq_len)
+        trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
+        rows.append(
+            {
+                "preset": name,
+                "cell": config.cell.upper(),
+                "input": config.input,
+                "recurrent units": " → ".join(map(str, config.units)),
+                "BatchNorm": config.batchnorm,
+                "vocabulary": vocab_size,
+                "parameters": model.count_params(),
+                "trainable": trainable,
+            }
+        )
+    return pd.DataFrame(rows).set_index("preset")
+
+
+def benchmark_table(results: dict) -> pd.DataFrame:
+    """Flatten ``benchmarks/results.json``: one row per measured ratio with its target."""
+    rows = []
+    for bench, data in sorted((results or {}).get("benchmarks", {}).items()):
+        for item in data.get("ratios", []):
+            target = item.get("target")
+            ratio = item.get("ratio")
+            rows.append(
+                {
+                    "benchmark": bench,
+                    "ratio name": item.get("name"),
+                    "ratio": ratio,
+                    "target": target,
+                    "met": None if target is None else bool(ratio is not None and ratio >= target),
+                    "note": item.get("note", ""),
+                }
+            )
+    return pd.DataFrame(rows).set_index("ratio name") if rows else pd.DataFrame()
+
+
+def benchmark_frames(results: dict) -> dict[str, pd.DataFrame]:
+    """The performance chapter's plots, from ``benchmarks/results.json``.
+
+    ``generation``: tokens/s of the naive loop and of each compiled mode and batch;
+    ``parsing``: seconds for the same files by cold music21, the fast engine and a warm
+    cache; ``training``: sequences/s and share of the matmul rate per preset; ``memory``:
+    peak RSS growth per input pipeline; ``training_profile``: share of op time per op
+    category and preset (long form); ``training_factors``: the achieved share of the matmul
+    rate and its two factors per preset. A benchmark that did not run gives no frame.
+    """
+    benches = (results or {}).get("benchmarks", {})
+    frames: dict[str, pd.DataFrame] = {}
+    gen = benches.get("generate", {})
+    if "naive" in gen:
+        rows = [{"method": "naive loop", "batch": 1, "tokens/s": gen["naive"]["tokens_per_second"]}]
+        for item in gen.get("incremental", {}).values():
+            rows.append(
+                {
+                    "method": f"{item['mode']} mode",
+                    "batch": item["batch"],
+                    "tokens/s": item["tokens_per_second"],
+                }
+            )
+        frames["generation"] = pd.DataFrame(rows)
+    parse = benches.get("parse", {})
+    if "cache_vs_music21" in parse:
+        frames["parsing"] = pd.DataFrame(
+            [
+                {
+                    "method": "music21 (cold)",
+                    "seconds": parse["cache_vs_music21"]["music21_cold_s"],
+                },
+                {"method": "fast engine (cold)", "seconds": parse["fast_vs_music21"]["fast_s"]},
+                {"method": "warm cache", "seconds": parse["cache_vs_music21"]["warm_cache_s"]},
+            ]
+        )
+    train = benches.get("train", {})
+    if train.get("presets"):
+        frames["training"] = pd.DataFrame(
+            [
+                {
+                    "preset": name,
+                    "sequences/s": item["sequences_per_s"],
+                    "share of matmul rate": item["fraction_of_matmul_rate"],
+                }
+                for name, item in train["presets"].items()
+            ]
+        )
+    pipeline_names = {
+        "ours": "pianogen (windows on the fly)",
+        "float32": "float32 arrays (N, 50, 1)",
+        "paper-code": "reference code (float64 lists)",
+    }
+    memory = train.get("memory", {})
+    pipelines = [k for k, v in memory.items() if isinstance(v, dict) and "peak_rss_growth_mb" in v]
+    if pipelines:
+        frames["memory"] = pd.DataFrame(
+            [
+                {
+                    "pipeline": pipeline_names.get(name, name),
+                    "windows": memory[name]["windows"],
+                    "peak RSS growth (MB)": memory[name]["peak_rss_growth_mb"],
+                }
+                for name in pipelines
+            ]
+        )
+    profile = train.get("profile", {})
+    if profile:
+        # matmul first, the catch-all last (the JSON's keys come sorted)
+        def order(category: str) -> tuple:
+            return (category != "matmul", category.startswith("elementwise"), category)
+
+        frames["training_profile"] = pd.DataFrame(
+            [
+                {"preset": name, "category": category, "share of op time": share}
+                for name, item in profile.items()
+                for category, share in sorted(
+                    item["op_share_by_category"].items(), key=lambda kv: order(kv[0])
+                )
+            ]
+        )
+        frames["training_factors"] = pd.DataFrame(
+            [
+                {
+                    "preset": name,
+                    "matmul running (share of time)": item["matmul_time_share"],
+                    "matmul speed (share of square rate)": item["matmul_rate_share"],
+                    "achieved (share of matmul rate)": item["achieved_share_of_matmul_rate"],
+                }
+                for name, item in profile.items()
+            ]
+        )
+    return frames
