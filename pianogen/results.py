@@ -50,6 +50,7 @@ def summary_table(run_dir: Path) -> pd.DataFrame:
             "perplexity": model.get("perplexity"),
             "test tokens": model.get("tokens"),
             "epochs": metrics.get("epochs"),
+            "validation loss": metrics.get("best_val_loss"),
         }
         for name, values in (metrics.get("baselines") or {}).items():
             row[f"{name} loss"] = values.get("loss")
@@ -154,9 +155,10 @@ def baseline_gains(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def best_networks(table: pd.DataFrame) -> pd.DataFrame:
-    """Per artist and vocabulary, the held-out-piece run with the best test accuracy, beside
-    the 3-gram's accuracy and the unigram's loss on the same test windows, and whether its
-    samples sit nearer the held-out music than the reference sets (``None``: no evaluation).
+    """Per artist and vocabulary, the held-out-piece run with the lowest *validation* loss
+    (chosen without looking at the test pieces), its test figures beside the 3-gram's
+    accuracy and the unigram's loss on the same test windows, and whether its samples sit
+    nearer the held-out music than the reference sets (``None``: no evaluation).
     """
     columns = ["best run", "accuracy", "3-gram accuracy", "loss", "unigram loss"]
     columns += ["beats 3-gram", "beats unigram", "nearer than uniform", "nearer than unigram"]
@@ -164,7 +166,8 @@ def best_networks(table: pd.DataFrame) -> pd.DataFrame:
     if piece.empty or piece["test accuracy"].isna().all():
         return pd.DataFrame(columns=columns)
     best = piece.dropna(subset=["test accuracy"])
-    best = best.loc[best.groupby(["artist", "vocabulary"])["test accuracy"].idxmax()]
+    chosen = best["validation loss"] if "validation loss" in best else -best["test accuracy"]
+    best = best.loc[chosen.groupby([best["artist"], best["vocabulary"]]).idxmin()]
     out = pd.DataFrame(
         {
             "best run": best["preset"].to_numpy(),
@@ -181,6 +184,69 @@ def best_networks(table: pd.DataFrame) -> pd.DataFrame:
         column = f"nearer than {kind}"
         out[column] = best[column].to_numpy() if column in best else None
     return out[columns]
+
+
+def convergence_table(run_dir: Path) -> pd.DataFrame:
+    """Every held-out-piece run's learning curve in long form, one row per epoch.
+
+    Columns: artist, run, vocabulary, epoch, windows seen so far, minutes of training so far,
+    validation loss and accuracy, and the run's unigram loss and 3-gram accuracy on the same
+    validation windows (``validation_baselines`` in ``metrics.json``; ``NaN`` for runs made
+    before it was recorded).
+    """
+    columns = ["artist", "run", "vocabulary", "epoch", "windows seen", "minutes"]
+    columns += ["validation loss", "validation accuracy", "unigram loss", "3-gram accuracy"]
+    frames = []
+    for artist, run, split, folder in run_folders(run_dir):
+        history = folder / "history.csv"
+        metrics = read_json_or_none(folder / "metrics.json") or {}
+        if split != "piece" or not history.is_file():
+            continue
+        wide = pd.read_csv(history)
+        seconds = metrics.get("epoch_seconds") or [float("nan")] * len(wide)
+        levels = metrics.get("validation_baselines") or {}
+        frames.append(
+            pd.DataFrame(
+                {
+                    "artist": artist,
+                    "run": run,
+                    "vocabulary": metrics.get("vocabulary", parse_run_name(run)[1]),
+                    "epoch": wide["epoch"],
+                    "windows seen": wide["windows"].cumsum(),
+                    "minutes": pd.Series(seconds[: len(wide)], dtype=float).cumsum() / 60,
+                    "validation loss": wide["val_loss"],
+                    "validation accuracy": wide["val_accuracy"],
+                    "unigram loss": (levels.get("unigram") or {}).get("loss", float("nan")),
+                    "3-gram accuracy": (levels.get("ngram") or {}).get("accuracy", float("nan")),
+                }
+            )
+        )
+    return (
+        pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+    )
+
+
+def time_to_quality(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per artist and run: windows and minutes of training until the validation loss first
+    fell below the unigram's and the validation accuracy first rose above the 3-gram's, on
+    the same validation windows (``NaN``: not within the run)."""
+    columns = ["windows to unigram loss", "minutes to unigram loss"]
+    columns += ["windows to 3-gram accuracy", "minutes to 3-gram accuracy"]
+    rows = []
+    for (artist, run), curve in curves.groupby(["artist", "run"], sort=True):
+        row: dict[str, Any] = {"artist": artist, "run": run}
+        passed = {
+            "unigram loss": curve["validation loss"] < curve["unigram loss"],
+            "3-gram accuracy": curve["validation accuracy"] > curve["3-gram accuracy"],
+        }
+        for level, mask in passed.items():
+            first = curve[mask].head(1)
+            row[f"windows to {level}"] = first["windows seen"].iloc[0] if len(first) else None
+            row[f"minutes to {level}"] = first["minutes"].iloc[0] if len(first) else None
+        rows.append(row)
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    return pd.DataFrame(rows).set_index(["artist", "run"])[columns].astype(float)
 
 
 def _share(mask: pd.Series) -> str:

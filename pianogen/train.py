@@ -352,7 +352,7 @@ def train_prepared(
 
     vocab_size = len(prepared.vocab)
     train_w = prepared.windows("train")
-    val_w = prepared.windows("validation").sample(tc.max_train_windows, [tc.seed, 2])
+    val_w = _validation_windows(prepared, tc)
 
     def scope() -> contextlib.AbstractContextManager:
         return strategy.scope() if strategy is not None else contextlib.nullcontext()
@@ -447,6 +447,11 @@ def _build(
     return build_model(run_config.model, vocab_size, seq_len, every_step=every_step)
 
 
+def _validation_windows(prepared: Prepared, tc: Any) -> Windows:
+    """The validation windows every epoch is scored on (a seeded subset when capped)."""
+    return prepared.windows("validation").sample(tc.max_train_windows, [tc.seed, 2])
+
+
 def _track_plateau(state: dict, accuracy: float, delta: float) -> None:
     """Count epochs since the training accuracy last rose by at least ``delta``."""
     best = state.get("best_train_accuracy")
@@ -494,6 +499,7 @@ def _finish(
     if model is None:
         model = load_keras_model(run_dir / "model.keras")
     train_w, test_w = prepared.windows("train"), prepared.windows("test")
+    val_used = _validation_windows(prepared, tc)
     vocab_size = len(prepared.vocab)
     scores = evaluate_windows(model, test_w, tc.batch_size)
     train_seconds = sum(t["train_seconds"] for t in state["timing"])
@@ -510,6 +516,10 @@ def _finish(
         "sequence_loss": run_config.model.sequence_loss,
         "model": scores,
         "baselines": baseline_metrics(train_w, test_w, vocab_size),
+        # The same baselines on the validation windows the epochs were scored on: the levels
+        # the learning curves (history.csv's val_* columns) are compared with.
+        "validation_baselines": baseline_metrics(train_w, val_used, vocab_size),
+        "epoch_seconds": [round(t["train_seconds"], 3) for t in state["timing"]],
         "paper": PAPER_RESULTS[run_config.model.cell],
         "epochs": state["epoch"],
         "best_epoch": state["best_epoch"],
@@ -523,9 +533,7 @@ def _finish(
         "parameters": int(model.count_params()),
         "vocab_size": vocab_size,
         "windows": prepared.counts(),
-        "validation_windows_used": len(
-            prepared.windows("validation").sample(tc.max_train_windows, [tc.seed, 2])
-        ),
+        "validation_windows_used": len(val_used),
         "pieces": {name: len(seqs) for name, seqs in prepared.splits.items()},
         "skipped": len(prepared.skipped),
         "data_hash": prepared.data_hash,

@@ -3,6 +3,7 @@
 import json
 
 import nbformat
+import numpy as np
 import yaml
 
 from pianogen.book import (
@@ -265,3 +266,53 @@ def test_benchmark_frames_shape_each_plot():
     ]
     skipped = {"benchmarks": {"parse": {"skipped": "no data"}, "train": {"error": "exit 1"}}}
     assert benchmark_frames(skipped) == {} and benchmark_frames({}) == {}
+
+
+def test_the_best_network_is_chosen_on_validation_not_on_test():
+    table = _table(
+        [
+            ("bach", "pianogen-gru", "piece", "paper", 3.0, 0.20, 0.10, 3.5),
+            ("bach", "pianogen-lstm", "piece", "paper", 3.1, 0.25, 0.10, 3.5),
+        ]
+    ).assign(**{"validation loss": [2.9, 3.3]})
+    best = best_networks(table)
+    # The LSTM has the better test accuracy, the GRU the lower validation loss: the GRU.
+    assert best.loc[("bach", "paper"), "best run"] == "pianogen-gru"
+    assert best.loc[("bach", "paper"), "accuracy"] == 0.20
+
+
+def _curve_run(base, artist, run, val_loss, val_acc, seconds, levels=True):
+    folder = base / artist / run
+    folder.mkdir(parents=True)
+    lines = ["epoch,windows,loss,accuracy,top_5_accuracy,val_loss,val_accuracy,val_top_5_accuracy"]
+    for i, (loss, acc) in enumerate(zip(val_loss, val_acc, strict=True), start=1):
+        lines.append(f"{i},100,1,0.5,0.9,{loss},{acc},0.9")
+    (folder / "history.csv").write_text("\n".join(lines) + "\n")
+    metrics = {"model": {"loss": 1.0, "accuracy": 0.1}, "epoch_seconds": seconds}
+    if levels:
+        metrics["validation_baselines"] = {
+            "unigram": {"loss": 4.0},
+            "ngram": {"accuracy": 0.15},
+        }
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_convergence_and_time_to_quality_by_hand(tmp_path):
+    from pianogen.results import convergence_table, time_to_quality
+
+    _curve_run(tmp_path, "bach", "pianogen-gru", [4.5, 3.9, 3.7], [0.1, 0.14, 0.2], [60, 30, 30])
+    _curve_run(tmp_path, "bach", "paper-gru", [4.6, 4.5], [0.02, 0.03], [6, 6])
+    _curve_run(tmp_path / WINDOW_SPLIT_DIR, "bach", "paper-gru", [4.0], [0.5], [6])
+    _curve_run(tmp_path, "haydn", "old-run", [3.0], [0.5], None, levels=False)
+    curves = convergence_table(tmp_path)
+    gru = curves[curves["run"] == "pianogen-gru"]
+    assert gru["windows seen"].tolist() == [100, 200, 300]
+    assert gru["minutes"].tolist() == [1.0, 1.5, 2.0]
+    assert len(curves) == 3 + 2 + 1  # the window-split run is not a held-out-piece curve
+    reached = time_to_quality(curves)
+    # Validation loss below 4.0 at epoch 2 (200 windows, 1.5 min); accuracy above 0.15 at 3.
+    assert reached.loc[("bach", "pianogen-gru"), "windows to unigram loss"] == 200
+    assert reached.loc[("bach", "pianogen-gru"), "minutes to unigram loss"] == 1.5
+    assert reached.loc[("bach", "pianogen-gru"), "minutes to 3-gram accuracy"] == 2.0
+    assert np.isnan(reached.loc[("bach", "paper-gru"), "windows to 3-gram accuracy"])
+    assert np.isnan(reached.loc[("haydn", "old-run"), "minutes to unigram loss"])  # no levels
