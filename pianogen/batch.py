@@ -48,6 +48,7 @@ from pianogen.config import Profile, TokenConfig, run_name
 from pianogen.config import profile as get_profile
 from pianogen.data import data_hash, is_artist_folder, scan_artist, validate_artist_name
 from pianogen.errors import PianogenError
+from pianogen.explore import notebook_path
 from pianogen.io import atomic_write_json, read_json, sha256_file
 
 log = logging.getLogger(__name__)
@@ -154,10 +155,12 @@ def plan_tasks(
 ) -> list[Task]:
     """The artist's tasks in order, each with only the parameters its notebook declares."""
     train, gen = profile.train.to_dict(), profile.generate.to_dict()
-    paths = {"data_dir": data_dir, "run_dir": run_dir, "cache_dir": cache_dir}
-    paths |= {"out_dir": out_dir, "media_dir": out_dir / MEDIA_DIR}
+    paths = {"data_dir": data_dir, "run_dir": run_dir, "cache_dir": cache_dir, "out_dir": out_dir}
     values: dict[str, Any] = {"artist": artist, "profile": profile.name}
-    values |= {name: str(Path(path).resolve()) for name, path in paths.items()}
+    # Relative to notebooks/ inside the checkout (how the notebooks read them), so the
+    # executed pages do not show the folder the book was built in.
+    values |= {name: notebook_path(path) for name, path in paths.items()}
+    values["media_dir"] = MEDIA_DIR  # relative to the kernel's folder, the artist's out_dir
     values |= {"presets": list(profile.evaluated_runs), "window_split": list(profile.window_split)}
     values |= TokenConfig().to_dict()  # the notebooks' defaults, recorded explicitly
     values |= {k: v for k, v in gen.items() if k != "seed"} | {"gen_seed": gen["seed"]}

@@ -23,7 +23,7 @@ from typing import Any
 from pianogen.batch import INLINE_BACKEND
 from pianogen.config import parse_run_name
 from pianogen.errors import PianogenError
-from pianogen.explore import repo_root
+from pianogen.explore import notebook_path, repo_root
 from pianogen.io import atomic_write_text, read_json_or_none
 
 log = logging.getLogger("pianogen")
@@ -200,11 +200,11 @@ def build_book(
     if not artists:
         raise BookError("no executed artist notebooks in book/artists; run `pianogen batch` first")
     parameters = {
-        "data_dir": str(Path(data_dir).resolve()),
-        "run_dir": str(Path(run_dir).resolve()),
-        "cache_dir": str(Path(cache_dir).resolve()),
+        "data_dir": notebook_path(data_dir),
+        "run_dir": notebook_path(run_dir),
+        "cache_dir": notebook_path(cache_dir),
         "profile": profile,
-        "benchmarks_json": str((root / "benchmarks" / "results.json").resolve()),
+        "benchmarks_json": notebook_path(root / "benchmarks" / "results.json"),
         "artists": artists,
     }
     done = {name: _execute_chapter(name, parameters, root) is not None for name in chapters}

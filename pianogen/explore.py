@@ -36,6 +36,7 @@ paper               the paper's quoted figures, for comparison (never our result
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
@@ -88,6 +89,17 @@ def resolve_path(path: str | Path, base: str | Path = "notebooks") -> Path:
     if path.is_absolute():
         return path
     return (repo_root() / base / path).resolve()
+
+
+def notebook_path(path: str | Path, base: str | Path = "notebooks") -> str:
+    """The inverse of :func:`resolve_path`: the string a notebook parameter gets for
+    ``path`` — relative to ``repo_root()/base`` when ``path`` is inside the checkout (so
+    executed pages show ``../data/midi``, not the folder the book was built in), else
+    absolute."""
+    path, root = Path(path).expanduser().resolve(), repo_root()
+    if not path.is_relative_to(root):
+        return str(path)
+    return os.path.relpath(path, (root / base).resolve())
 
 
 # --------------------------------------------------------------------------- statistics

@@ -181,8 +181,8 @@ def test_plan_tasks_names_outputs_and_declared_parameters(tmp_path):
     assert all(Path(t.output).parent == out for t in tasks)
     assert tasks[0].parameters == {
         "artist": "chopin",
-        "data_dir": str(tmp_path / "data"),
-        "media_dir": str(out / "media"),
+        "data_dir": str((tmp_path / "data").resolve()),  # outside the checkout: absolute
+        "media_dir": "media",  # the kernel runs in the artist's folder
     }
     assert tasks[3].parameters == {
         "artist": "chopin",

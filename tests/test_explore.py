@@ -215,3 +215,14 @@ def test_notebook_runs_under_papermill(tmp_path: Path):
         for o in c.get("outputs", [])
     )
     assert images >= 5
+
+
+def test_notebook_path_is_what_resolve_path_reads_back(tmp_path):
+    from pianogen.explore import notebook_path, repo_root, resolve_path
+
+    inside = repo_root() / "data" / "midi"
+    assert notebook_path(inside) == "../data/midi"
+    assert notebook_path(repo_root() / "runs" / "x") == "../runs/x"
+    assert resolve_path(notebook_path(inside)) == inside.resolve()
+    assert notebook_path(tmp_path / "mine") == str((tmp_path / "mine").resolve())
+    assert resolve_path(notebook_path(tmp_path / "mine")) == (tmp_path / "mine").resolve()
