@@ -14,6 +14,8 @@ import html
 import json
 import logging
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -70,6 +72,7 @@ def write_artist_index(artist_dir: Path, artist: str) -> Path:
         "The notebooks of this part were executed by `pianogen batch` with papermill; the "
         "table below records exactly how."
     )
+    lines += ["", *reproduce_lines(provenance, artist)]
     lines += ["", "| | |", "|---|---|"]
 
     def cell(value: Any) -> str:
@@ -81,6 +84,33 @@ def write_artist_index(artist_dir: Path, artist: str) -> Path:
     if not provenance:
         lines.append("| provenance | not recorded |")
     return atomic_write_text(artist_dir / "index.md", "\n".join(lines) + "\n")
+
+
+def reproduce_lines(provenance: dict[str, Any], artist: str) -> list[str]:
+    """A "reproduce this page" box: the commands, run from the repository root, that
+    re-create the artist's part with the recorded profile and data folder."""
+    parameters = (provenance.get("parameters") or {}).get("01_explore") or {}
+    data_dir = str(parameters.get("data_dir") or "../data/midi")
+    if not Path(data_dir).is_absolute():  # relative to notebooks/ (explore.notebook_path)
+        data_dir = os.path.normpath(Path("notebooks") / data_dir)
+    else:  # a folder outside the checkout: its name only, not the builder's path
+        data_dir = f"/path/to/{Path(data_dir).name}"
+    profile = str(provenance.get("profile") or "quick")
+    command = (
+        f"pianogen batch --data-dir {shlex.quote(data_dir)} --artists {shlex.quote(artist)} "
+        f"--profile {shlex.quote(profile)} --force\n"
+        f"pianogen book --data-dir {shlex.quote(data_dir)} --profile {shlex.quote(profile)}"
+    )
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall("`+", command)), default=0))
+    return [
+        ":::{admonition} Reproduce this page",
+        "From the repository root, after `make venv` (`make book` re-creates every artist):",
+        "",
+        f"{fence}bash",
+        command,
+        fence,
+        ":::",
+    ]
 
 
 def page_title(stem: str) -> str | None:

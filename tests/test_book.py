@@ -72,7 +72,10 @@ def test_artist_page_escapes_names_and_provenance(tmp_path):
     folder.mkdir()
     (folder / "provenance.json").write_text(json.dumps({"note": "<script>alert(1)</script>"}))
     text = write_artist_index(folder, "<b>evil</b>").read_text()
-    assert "<script>" not in text and "<b>" not in text
+    # Markdown outside the code block (inside it the name is literal text, shell-quoted).
+    prose = text.split("```bash")[0] + text.split("```\n:::")[-1]
+    assert "--artists '<b>evil</b>'" in text
+    assert "<script>" not in prose and "<b>" not in prose
     assert "&lt;script&gt;" in text and "&lt;b&gt;evil" in text
 
 
@@ -316,3 +319,25 @@ def test_convergence_and_time_to_quality_by_hand(tmp_path):
     assert reached.loc[("bach", "pianogen-gru"), "minutes to 3-gram accuracy"] == 2.0
     assert np.isnan(reached.loc[("bach", "paper-gru"), "windows to 3-gram accuracy"])
     assert np.isnan(reached.loc[("haydn", "old-run"), "minutes to unigram loss"])  # no levels
+
+
+def test_artist_page_says_how_to_reproduce_it(tmp_path):
+    folder = tmp_path / "page"
+    folder.mkdir()
+    provenance = {"profile": "quick", "parameters": {"01_explore": {"data_dir": "../data/midi"}}}
+    (folder / "provenance.json").write_text(json.dumps(provenance))
+    text = write_artist_index(folder, "tiny `artist`").read_text()
+    assert ":::{admonition} Reproduce this page" in text
+    assert (
+        "pianogen batch --data-dir data/midi --artists 'tiny `artist`' --profile quick --force"
+        in text
+    )
+    assert "```bash" in text and "````" not in text
+    text = write_artist_index(folder, "a```b").read_text()
+    assert "````bash" in text  # a fence longer than the backticks in the name
+    # A data folder outside the checkout is shown by its name, not the builder's path.
+    provenance["parameters"]["01_explore"]["data_dir"] = "/home/someone/music/piano-midi"
+    (folder / "provenance.json").write_text(json.dumps(provenance))
+    text = write_artist_index(folder, "chopin").read_text()
+    assert "--data-dir /path/to/piano-midi --artists chopin" in text
+    assert "/home/someone/music" not in text.split("| | |")[0]
