@@ -19,14 +19,11 @@ from pianogen import __version__
 log = logging.getLogger("pianogen")
 
 
-class UserError(Exception):
-    """An error caused by input the user can fix; printed without a traceback."""
-
-
 def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors caused by input the user can fix: printed as one line, without a traceback."""
     from pianogen.errors import PianogenError
 
-    return (UserError, PianogenError, ValueError, FileNotFoundError, PermissionError)
+    return (PianogenError, ValueError, FileNotFoundError, PermissionError)
 
 
 # ------------------------------------------------------------------------- subcommands

@@ -8,10 +8,7 @@ integers: JSON-friendly, hashable and free of float drift.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 TICKS_PER_QUARTER = 12
 SIXTEENTH = 3  # ticks
@@ -76,15 +73,6 @@ class Piece:
             meta=dict(data.get("meta", {})),
         )
 
-    def dump(self, path: Path) -> None:
-        from pianogen.io import atomic_write_text
-
-        atomic_write_text(Path(path), json.dumps(self.to_json()))
-
-    @classmethod
-    def load(cls, path: Path) -> Piece:
-        return cls.from_json(json.loads(Path(path).read_text()))
-
 
 def quantize_ticks(value_quarters: float) -> int:
     """Snap a time in quarter notes to the nearer of the sixteenth and triplet grids.
@@ -100,7 +88,3 @@ def quantize_ticks(value_quarters: float) -> int:
         if best is None or error < best[0] - 1e-9:
             best = (error, candidate)
     return int(best[1])
-
-
-def sorted_notes(notes: Iterable[Note]) -> list[Note]:
-    return sorted(notes)
