@@ -4,7 +4,7 @@ prepared run (training windows and vocabulary) and what it leaves alone (held-ou
 from __future__ import annotations
 
 import pytest
-from conftest_train import synthetic_config
+from synthetic_runs import synthetic_config
 
 from pianogen.config import PROFILES, RunConfig, TokenConfig, model_preset, optimizer_for
 from pianogen.tokens import augment_shifts, transpose_token, transpose_tokens

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest_generate import make_run
+from tiny_models import make_run
 
 from pianogen import tokens as tok
 from pianogen.config import GenerateConfig

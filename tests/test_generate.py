@@ -7,7 +7,7 @@ import json
 import keras
 import numpy as np
 import pytest
-from conftest_generate import make_run, tiny_config, tiny_model
+from tiny_models import make_run, tiny_config, tiny_model
 
 from pianogen import tokens as tok
 from pianogen.config import GenerateConfig

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest_train import synthetic_config, synthetic_prepared
+from synthetic_runs import synthetic_config, synthetic_prepared
 
 from pianogen.config import PAPER_RESULTS
 from pianogen.io import read_json
@@ -161,7 +161,7 @@ def test_distribution_strategy_scope(tmp_path):
 _RESUME_SCRIPT = """
 import sys
 sys.path.insert(0, {tests!r})
-from conftest_train import synthetic_config, synthetic_prepared
+from synthetic_runs import synthetic_config, synthetic_prepared
 from pianogen.train import train_prepared
 config = synthetic_config("quick-gru", epochs={epochs}, max_train_windows=96, batch_size=16)
 train_prepared(config, synthetic_prepared(config), {run_dir!r})

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest_train import synthetic_config, synthetic_pieces
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from synthetic_runs import synthetic_config, synthetic_pieces
 
 from pianogen.config import SplitConfig
 from pianogen.windows import (
