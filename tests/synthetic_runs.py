@@ -1,6 +1,7 @@
 """Synthetic token data for the windows/models/train tests (no MIDI, no data.py needed).
 
-``synthetic_pieces`` (a helper module, not a pytest conftest) makes paper-vocabulary token sequences from a seeded Markov chain over
+A helper module (not a pytest conftest). ``synthetic_pieces`` makes paper-vocabulary token
+sequences from a seeded Markov chain over
 a handful of note tokens, so a tiny model has something learnable and an n-gram model beats
 the unigram one.
 """
