@@ -192,10 +192,12 @@ def convergence_table(run_dir: Path) -> pd.DataFrame:
     Columns: artist, run, vocabulary, epoch, windows seen so far, minutes of training so far,
     validation loss and accuracy, and the run's unigram loss and 3-gram accuracy on the same
     validation windows (``validation_baselines`` in ``metrics.json``; ``NaN`` for runs made
-    before it was recorded).
+    before it was recorded) and how many windows those were (a run with a smaller
+    ``max_train_windows`` scores a seeded subset).
     """
     columns = ["artist", "run", "vocabulary", "epoch", "windows seen", "minutes"]
     columns += ["validation loss", "validation accuracy", "unigram loss", "3-gram accuracy"]
+    columns += ["validation windows"]
     frames = []
     for artist, run, split, folder in run_folders(run_dir):
         history = folder / "history.csv"
@@ -218,6 +220,7 @@ def convergence_table(run_dir: Path) -> pd.DataFrame:
                     "validation accuracy": wide["val_accuracy"],
                     "unigram loss": (levels.get("unigram") or {}).get("loss", float("nan")),
                     "3-gram accuracy": (levels.get("ngram") or {}).get("accuracy", float("nan")),
+                    "validation windows": metrics.get("validation_windows_used"),
                 }
             )
         )
