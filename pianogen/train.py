@@ -386,13 +386,13 @@ def train_prepared(
         )
 
     # The model that is validated, saved and tested: the trained one itself, or for a
-    # sequence_loss run its next-token twin, given the trained weights every epoch.
-    with scope():
-        scorer = (
-            compile_model(_build(run_config, vocab_size, prepared.seq_len), run_config)
-            if every_step
-            else model
-        )
+    # sequence_loss run its next-token twin, given the trained weights now (a resumed run
+    # may have nothing left to train) and after every epoch.
+    scorer = model
+    if every_step:
+        with scope():
+            scorer = compile_model(_build(run_config, vocab_size, prepared.seq_len), run_config)
+        copy_weights(model, scorer)
     val_ds = val_w.dataset(tc.batch_size)
     while state["epoch"] < tc.epochs and not _stop_reason(state, tc):
         epoch = state["epoch"]

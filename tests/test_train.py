@@ -382,3 +382,28 @@ def test_a_sequence_loss_run_resumes_exactly(tmp_path, monkeypatch):
         read_json(resumed / "metrics.json")["model"]
         == read_json(straight / "metrics.json")["model"]
     )
+
+
+def test_a_sequence_loss_run_killed_before_its_metrics_finishes_with_the_trained_weights(
+    tmp_path, monkeypatch
+):
+    import pianogen.train as train_module
+
+    config = _sequence_config(epochs=2, max_train_windows=96, batch_size=16)
+    prepared = synthetic_prepared(config)
+    straight = train_prepared(config, prepared, tmp_path / "straight", progress=False)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # after the last epoch's commit, before metrics.json
+
+    finish = train_module._finish
+    monkeypatch.setattr(train_module, "_finish", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train_prepared(config, prepared, tmp_path / "cut", progress=False)
+    monkeypatch.setattr(train_module, "_finish", finish)
+    assert not (tmp_path / "cut" / "metrics.json").exists()
+    resumed = train_prepared(config, prepared, tmp_path / "cut", progress=False)  # no epoch left
+    assert (
+        read_json(resumed / "metrics.json")["model"]
+        == read_json(straight / "metrics.json")["model"]
+    )
