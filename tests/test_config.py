@@ -99,7 +99,7 @@ def test_profiles_name_their_evaluated_runs():
         quick.replace(timed=("no-such-preset",))
     assert quick.train_for("paper") == quick.train
     assert quick.timed_train is None and quick.train_for("timed") == quick.train
-    longer = quick.replace(timed_train=quick.train.replace(epochs=12))
+    longer = quick.replace(timed_train=quick.train.replace(epochs=quick.train.epochs + 4))
     assert longer.train_for("timed") == longer.timed_train != longer.train
     assert longer.train_for("paper") == longer.train
     assert profile("ci").train_for("timed") == profile("ci").train  # no timed_train: the same
