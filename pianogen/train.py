@@ -26,6 +26,7 @@ import csv
 import io
 import json
 import logging
+import os
 import time
 import zipfile
 from dataclasses import dataclass
@@ -308,6 +309,15 @@ def _save_model(model: keras.Model, path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- training
+def _shown(path: Path) -> str:
+    """``path`` as messages show it: relative to the working folder (a notebook's output
+    then names ``../../../runs/...``, not the folder the book was built in)."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return str(path)
+
+
 def _say(message: str, progress: bool) -> None:
     log.info(message)
     if progress:
@@ -345,7 +355,9 @@ def train_prepared(
     if state and state.get("checkpoint"):
         _drop_stale_checkpoints(run_dir, state["checkpoint"])
     if state and state.get("finished") and (run_dir / "metrics.json").exists():
-        _say(f"{run_dir}: already trained ({state['epoch']} epochs); nothing to do", progress)
+        _say(
+            f"{_shown(run_dir)}: already trained ({state['epoch']} epochs); nothing to do", progress
+        )
         return run_dir
     run_config.save(run_dir / "config.json")
     prepared.vocab.save(run_dir / "vocab.json")
@@ -380,7 +392,7 @@ def train_prepared(
         with scope():
             model = load_keras_model(checkpoint)
         _say(
-            f"{run_dir}: resuming after epoch {state['epoch']} of {tc.epochs} "
+            f"{_shown(run_dir)}: resuming after epoch {state['epoch']} of {tc.epochs} "
             f"(best val loss {state['best_val_loss']:.4f} at epoch {state['best_epoch']})",
             progress,
         )
@@ -544,7 +556,7 @@ def _finish(
     _say(
         f"test: loss {scores['loss']:.4f}, accuracy {scores['accuracy']:.3f}, top-5 "
         f"{scores['top_5_accuracy']:.3f} on {scores['tokens']} windows "
-        f"(n-gram {metrics['baselines']['ngram']['accuracy']:.3f}); {run_dir}",
+        f"(n-gram {metrics['baselines']['ngram']['accuracy']:.3f}); {_shown(run_dir)}",
         progress,
     )
 
