@@ -26,7 +26,6 @@ import csv
 import io
 import json
 import logging
-import os
 import time
 import zipfile
 from dataclasses import dataclass
@@ -310,12 +309,13 @@ def _save_model(model: keras.Model, path: Path) -> None:
 
 # ----------------------------------------------------------------------------- training
 def _shown(path: Path) -> str:
-    """``path`` as messages show it: relative to the working folder (a notebook's output
-    then names ``../../../runs/...``, not the folder the book was built in)."""
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # another drive (Windows)
-        return str(path)
+    """``path`` as messages show it: relative to the checkout when inside it (a notebook's
+    output then names ``runs/bach/...``, not the folder the book was built in), else as
+    given."""
+    from pianogen.explore import repo_root
+
+    path, root = Path(path).resolve(), repo_root()
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def _say(message: str, progress: bool) -> None:

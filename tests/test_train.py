@@ -68,15 +68,22 @@ def test_quick_gru_piece_split_run(gru_run):
     _check_run(gru_run, synthetic_config("quick-gru", epochs=1), "piece")
 
 
-def test_quick_lstm_window_split_run(tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_quick_lstm_window_split_run(tmp_path, capsys):
     config = synthetic_config("quick-lstm", epochs=1, split="window")
     run_dir = train_prepared(config, synthetic_prepared(config), tmp_path / "run")
     _check_run(run_dir, config, "window")
     out = capsys.readouterr().out
     assert "epoch 1/1: loss" in out and "test: loss" in out
-    # The run folder is named relative to the working folder, not by the builder's path.
-    assert out.rstrip().endswith("); run") and str(tmp_path) not in out
+    assert out.rstrip().endswith(f"); {(tmp_path / 'run').resolve()}")  # outside the checkout
+
+
+def test_messages_name_run_folders_inside_the_checkout_relative_to_it(tmp_path):
+    from pianogen.explore import repo_root
+    from pianogen.train import _shown
+
+    # A notebook's output then reads runs/bach/..., not the folder the book was built in.
+    assert _shown(repo_root() / "runs" / "bach" / "pianogen-gru") == "runs/bach/pianogen-gru"
+    assert _shown(tmp_path / "run") == str((tmp_path / "run").resolve())
 
 
 def test_compile_uses_adamax_and_top5():
