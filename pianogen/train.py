@@ -310,12 +310,11 @@ def _save_model(model: keras.Model, path: Path) -> None:
 # ----------------------------------------------------------------------------- training
 def _shown(path: Path) -> str:
     """``path`` as messages show it: relative to the checkout when inside it (a notebook's
-    output then names ``runs/bach/...``, not the folder the book was built in), else as
-    given."""
-    from pianogen.explore import repo_root
+    output then names ``runs/bach/...``, not the folder the book was built in), else
+    absolute."""
+    from pianogen.explore import notebook_path
 
-    path, root = Path(path).resolve(), repo_root()
-    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+    return notebook_path(path, base=".")
 
 
 def _say(message: str, progress: bool) -> None:
