@@ -16,18 +16,31 @@ from pianogen.windows import Prepared, prepare_tokens
 NOTES = ["C4", "D4", "E4", "F4", "G4", "A4", "B4", "C5", "0.4.7", "2.7"]
 
 
-def synthetic_pieces(n_pieces: int = 6, length: int = 120, seed: int = 0) -> list[list[str]]:
-    """``n_pieces`` token sequences: mostly step up by one note, sometimes by two or three."""
+def token_walk(
+    tokens: list[str],
+    steps: list[int],
+    n_pieces: int,
+    length: int,
+    seed: int,
+    p: list[float] | None = None,
+) -> list[list[str]]:
+    """``n_pieces`` seeded walks over ``tokens``, each step forward by one of ``steps``
+    (drawn with probabilities ``p``; uniform when ``None``), wrapping around."""
     rng = np.random.default_rng(seed)
     pieces = []
     for _ in range(n_pieces):
-        i = int(rng.integers(len(NOTES)))
+        i = int(rng.integers(len(tokens)))
         seq = []
         for _ in range(length):
-            seq.append(NOTES[i])
-            i = (i + int(rng.choice([1, 2, 3], p=[0.8, 0.15, 0.05]))) % len(NOTES)
+            seq.append(tokens[i])
+            i = (i + int(rng.choice(steps, p=p))) % len(tokens)
         pieces.append(seq)
     return pieces
+
+
+def synthetic_pieces(n_pieces: int = 6, length: int = 120, seed: int = 0) -> list[list[str]]:
+    """``n_pieces`` token sequences: mostly step up by one note, sometimes by two or three."""
+    return token_walk(NOTES, [1, 2, 3], n_pieces, length, seed, p=[0.8, 0.15, 0.05])
 
 
 def synthetic_config(

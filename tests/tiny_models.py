@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from synthetic_runs import token_walk
 
 from pianogen.config import ModelConfig, RunConfig, SplitConfig, TokenConfig
 from pianogen.models import build_model
@@ -61,16 +62,7 @@ def tiny_model(
 
 def synthetic_pieces(n_pieces: int = 8, length: int = 60, seed: int = 0) -> list[list[str]]:
     """Paper-vocabulary token pieces from a seeded walk (with rests)."""
-    rng = np.random.default_rng(seed)
-    pieces = []
-    for _ in range(n_pieces):
-        i = int(rng.integers(len(TOKENS)))
-        seq = []
-        for _ in range(length):
-            seq.append(TOKENS[i])
-            i = (i + int(rng.choice([1, 2, 5]))) % len(TOKENS)
-        pieces.append(seq)
-    return pieces
+    return token_walk(TOKENS, [1, 2, 5], n_pieces, length, seed)
 
 
 def synthetic_timed_pieces(n_pieces: int = 8, length: int = 60, seed: int = 0) -> list[list[str]]:
