@@ -22,9 +22,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pianogen.batch import INLINE_BACKEND
 from pianogen.config import parse_run_name
 from pianogen.errors import PianogenError
+from pianogen.execution import LOGS_DIR, execute_notebook
 from pianogen.explore import notebook_path, repo_root
 from pianogen.io import atomic_write_text, read_json_or_none
 
@@ -181,27 +181,16 @@ def write_toc(root: Path, artists: list[str], chapters: dict[str, bool]) -> Path
 
 
 def _execute_chapter(name: str, parameters: dict[str, Any], root: Path) -> Path | None:
+    """Execute a cross-artist chapter into ``book/generated/`` (its output in ``_logs/``)."""
     import papermill
 
     source = root / "notebooks" / CHAPTER_NOTEBOOKS[name]
     out_dir = root / "book" / "generated"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"{name}.ipynb"
     declared = set(papermill.inspect_notebook(str(source)))
     params = {k: v for k, v in parameters.items() if k in declared}
-    tmp = out_dir / f".{name}.tmp.ipynb"
     log.info("book: executing %s", source.name)
-    os.environ["MPLBACKEND"] = INLINE_BACKEND  # figures must reach the executed notebook
-    papermill.execute_notebook(
-        str(source),
-        str(tmp),
-        parameters=params,
-        cwd=str(out_dir),
-        kernel_name="python3",
-        progress_bar=False,
-    )
-    tmp.replace(target)
-    return target
+    log_path = out_dir / LOGS_DIR / f"{name}.log"
+    return execute_notebook(source, out_dir / f"{name}.ipynb", params, log_path=log_path)
 
 
 def copy_media(root: Path, html_dir: Path) -> int:

@@ -153,6 +153,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_batch(args: argparse.Namespace) -> int:
     from pianogen.batch import format_summary, run_batch
+    from pianogen.results import artist_headlines
 
     artists = [a for a in args.artists.split(",") if a] if args.artists else None
     summary = run_batch(
@@ -164,8 +165,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
         force=args.force,
         run_dir=Path(args.out),
         cache_dir=Path(args.cache_dir),
+        stream=sys.stderr,
+        verbose=args.verbose,
     )
-    print(format_summary(summary))
+    print(format_summary(summary, figures=artist_headlines(Path(args.out))))
+    print("executed notebooks: book/artists/<artist>/ (the book: `pianogen book`, or `make book`)")
     return summary.exit_code
 
 
@@ -189,7 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train LSTM/GRU models on artist piano MIDI and publish the study as a book.",
     )
     parser.add_argument("--version", action="version", version=f"pianogen {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="debug logging; the batch's notebooks print live instead of to their logs",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help: str):

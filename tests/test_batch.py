@@ -7,6 +7,7 @@ notebook here, so the tests that execute notebooks are marked slow.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -18,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from pianogen import batch
+from pianogen import batch, execution
 from pianogen.config import GenerateConfig, Profile, TrainConfig
 
 PROFILE = Profile(
@@ -35,8 +36,9 @@ def record(event):
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as handle:
         handle.write(json.dumps({"nb": NB, "artist": artist, "event": event,
-                                 "cwd": os.getcwd()}) + "\\n")
+                                 "cwd": os.getcwd(), "pid": os.getpid()}) + "\\n")
 record("start")
+os.write(2, b"oneDNN custom operations are on (noise the batch must keep off the terminal)\\n")
 """
 
 
@@ -212,6 +214,52 @@ def test_plan_tasks_names_outputs_and_declared_parameters(tmp_path):
         batch.plan_tasks("chopin", profile, declared=declared, **kwargs)
 
 
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+NOISE = ("oneDNN", "absl", "without encryption", "TF_CPP", "Traceback")
+
+
+@pytest.mark.slow
+def test_progress_bar_plain_lines_and_no_kernel_noise(tmp_path, notebooks, capfd):
+    data = make_data(tmp_path / "data", "alice", "bob", "bad")
+    kw = dirs(tmp_path, notebooks)
+    book = kw["out_book"]
+
+    terminal = FakeTerminal()
+    summary = batch.run_batch(data, profile=PROFILE, jobs=2, stream=terminal, **kw)
+    assert summary.succeeded == ["alice", "bob"] and summary.failed == ["bad"]
+    shown = terminal.getvalue()
+    # one bar, redrawn in place (carriage returns), that ends at every task of every artist
+    assert "\r" in shown and "9/9 tasks" in shown and "ETA" in shown
+    assert "\n" not in shown.rstrip("\n"), "a terminal gets one bar, not lines"
+    printed = capfd.readouterr()
+    for noise in NOISE:
+        assert noise not in shown + printed.out + printed.err, noise
+    # the noise went to each task's log, and the failure names its log
+    assert "oneDNN" in (book / "alice" / "_logs" / "01_explore.log").read_text()
+    bad = {a.artist: a for a in summary.artists}["bad"]
+    assert bad.log == str(book / "bad" / "_logs" / "02_train_quick-gru.log")
+    assert "boom while training quick-gru" in Path(bad.log).read_text()
+    assert f"(log: {bad.log})" in batch.format_summary(summary)
+
+    # not a terminal (CI, a log file): one plain line per finished task, in order
+    plain = io.StringIO()
+    batch.run_batch(data, profile=PROFILE, jobs=1, force=True, stream=plain, **kw)
+    lines = plain.getvalue().splitlines()
+    assert "\r" not in plain.getvalue() and len(lines) == 9
+    assert [line.split("]")[0] for line in lines] == [f"[{i}/9" for i in range(1, 10)]
+    assert lines[0].startswith("[1/9] alice: 01_explore finished in 0:0")
+    assert "bad: 02_train_quick-gru FAILED after" in plain.getvalue()
+    assert "bad: 03_evaluate not run: a task it needs failed" in plain.getvalue()
+    assert "ETA 0:00 (ends ~" in lines[-1]
+    printed = capfd.readouterr()
+    for noise in NOISE:
+        assert noise not in printed.out + printed.err, noise
+
+
 def test_summary_json_and_text():
     summary = batch.BatchSummary(
         "quick",
@@ -226,8 +274,13 @@ def test_summary_json_and_text():
     assert data["succeeded"] == ["alice"] and data["failed"] == ["bad"]
     assert data["skipped"] == ["bob"] and data["exit_code"] == 1
     assert data["artists"][1]["error"] == "02_train_x: E: v"
-    text = batch.format_summary(summary)
+    text = batch.format_summary(summary, figures={"alice": "paper 20.0% vs 3-gram 10.0%"})
     assert "02_train_x: E: v" in text and "1 succeeded, 1 failed, 1 skipped" in text
+    header, alice = text.splitlines()[1:3]
+    columns = ["artist", "status", "run", "done", "failed", "not", "run", "minutes", "figures"]
+    assert header.split() == columns
+    assert alice.split()[:7] == ["alice", "succeeded", "1", "0", "0", "0", "0.0"]
+    assert alice.endswith("  paper 20.0% vs 3-gram 10.0%")
     assert batch.BatchSummary("quick", summary.artists[::2]).exit_code == 0
 
 
@@ -260,7 +313,7 @@ def test_parameters_arrive_as_values(tmp_path):
     )
     evil = 'x\'); import os #""" {run_dir}'
     out = tmp_path / "we{ir}d" / "echo.ipynb"  # papermill str.formats paths: braces too
-    batch.execute_notebook(nb, out, {"artist": evil, "run_dir": str(tmp_path)})
+    execution.execute_notebook(nb, out, {"artist": evil, "run_dir": str(tmp_path)})
     assert json.loads((tmp_path / "seen.json").read_text()) == [evil, str(out.parent)]
     assert out.is_file() and not list(out.parent.glob(".*partial*"))
     # the other layer: such a name never becomes an artist in the first place
@@ -365,6 +418,68 @@ def test_sigkill_mid_batch_then_resume(tmp_path, notebooks):
     assert executions(runs) == sorted(
         (a, nb) for a in ("alice", "bob") for nb in ("01", "02", "03")
     )
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_workers_and_kernels_then_resume(tmp_path, notebooks):
+    data = make_data(tmp_path / "data", "alice", "bob")
+    kw = dirs(tmp_path, notebooks)
+    runs, book = kw["run_dir"], kw["out_book"]
+    script = (
+        "import json, sys\nfrom pathlib import Path\nfrom pianogen import batch\n"
+        "from pianogen.config import GenerateConfig, Profile, TrainConfig\n"
+        "kw = {k: Path(v) for k, v in json.loads(sys.argv[1]).items()}\n"
+        "p = json.loads(sys.argv[2])\n"
+        "profile = Profile(p['name'], tuple(p['presets']), TrainConfig(**p['train']),"
+        " GenerateConfig(**p['generate']))\n"
+        "if __name__ == '__main__':\n"
+        "    s = batch.run_batch(Path(sys.argv[3]), profile=profile, jobs=2, stream=sys.stderr,"
+        " **kw)\n"
+        "    print(json.dumps(s.to_json()))\n"
+        "    sys.exit(s.exit_code)\n"
+    )
+    (tmp_path / "run.py").write_text(script)
+    args = [json.dumps({k: str(v) for k, v in kw.items()}), PROFILE.to_json(), str(data)]
+    env = {**os.environ, "PIANOGEN_TEST_SLEEP": "120"}
+    proc = subprocess.Popen(
+        [sys.executable, str(tmp_path / "run.py"), *args],
+        env=env,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while len([r for r in executions(runs, "start") if r[1] == "02"]) < 2:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the batch never reached 02_train"
+        time.sleep(0.2)
+    began = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's foreground group
+    out, err = proc.communicate(timeout=60)
+    assert time.monotonic() - began < 30, "Ctrl-C did not stop the running notebooks"
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    summary = json.loads(out.splitlines()[-1])
+    assert summary["interrupted"] is True
+    assert {a["artist"]: (a["status"], a["ran"]) for a in summary["artists"]} == {
+        "alice": ("interrupted", ["01_explore"]),
+        "bob": ("interrupted", ["01_explore"]),
+    }
+    rows = [json.loads(line) for line in (runs / "executions.log").read_text().splitlines()]
+    kernels = [r["pid"] for r in rows if r["nb"] == "02"]
+    time.sleep(3)
+    for pid in kernels:  # the training kernels are gone, not left running on their own
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert executions(runs) == [("alice", "01"), ("bob", "01")]
+
+    summary = batch.run_batch(data, profile=PROFILE, jobs=2, **kw)
+    assert summary.succeeded == ["alice", "bob"]
+    for result in summary.artists:
+        assert result.skipped == ["01_explore"]
+        assert result.ran == ["02_train_quick-gru", "03_evaluate"]
+        assert not list((book / result.artist).glob(".*partial*"))
 
 
 @pytest.mark.slow

@@ -1,0 +1,96 @@
+"""Execute one notebook with papermill: atomically, parameters as values, output to a log.
+
+The one papermill wrapper of the package: the batch runs every artist's notebooks through
+:func:`execute_notebook`, and the book its cross-artist chapters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+
+def _format_escape(path: str) -> str:
+    """papermill formats paths with the parameters (``str.format``): keep braces literal."""
+    return path.replace("{", "{{").replace("}", "}}")
+
+
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+LOGS_DIR = "_logs"  # beside executed notebooks: one log file per notebook, what it printed
+
+
+def _kernel_manager_logging_to(handle: Any) -> type:
+    """A kernel manager class whose kernels write their own stdout and stderr (TensorFlow's
+    C++ start-up lines, absl, ipykernel's warnings) to ``handle`` instead of our terminal."""
+    from jupyter_client import AsyncKernelManager
+
+    class LoggedKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            kw["stdout"] = kw["stderr"] = handle
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return LoggedKernelManager
+
+
+def execute_notebook(
+    notebook: Path,
+    output: Path,
+    parameters: dict[str, Any],
+    cwd: Path | None = None,
+    log_path: Path | None = None,
+) -> Path:
+    """Execute ``notebook`` with papermill into ``output``, atomically.
+
+    The notebook runs under a hidden temporary name beside ``output`` and is renamed over it
+    only when every cell succeeded; on failure the partial notebook is left at the temporary
+    name (returned in the exception's ``partial`` attribute) and ``output`` is untouched. The
+    kernel starts in ``cwd`` (default: ``output``'s folder), set per kernel rather than with
+    a process-wide ``chdir``, so notebooks run from threads cannot race on the working
+    directory. With ``log_path``, everything the notebook prints (its cells' streams and the
+    kernel process's own output) goes to that file instead of the terminal.
+    """
+    import papermill
+
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(f".{output.stem}.partial.ipynb")
+    logging.getLogger("papermill").setLevel(logging.WARNING)
+    # Kernels inherit our environment; a non-interactive MPLBACKEND (Agg, set by many CI
+    # setups) would make every plt.show() in the book produce no figure at all.
+    os.environ["MPLBACKEND"] = INLINE_BACKEND
+    with contextlib.ExitStack() as stack:
+        logged: dict[str, Any] = {}
+        if log_path is not None:
+            Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+            handle = stack.enter_context(Path(log_path).open("w", encoding="utf-8"))
+            logged = {"stdout_file": handle, "stderr_file": handle}
+            logged["kernel_manager_class"] = _kernel_manager_logging_to(handle)
+        try:
+            papermill.execute_notebook(
+                _format_escape(str(notebook)),
+                _format_escape(str(partial)),
+                parameters=parameters,
+                kernel_name="python3",
+                progress_bar=False,
+                log_output=False,
+                resources={"metadata": {"path": str(cwd or output.parent)}},
+                **logged,
+            )
+        except BaseException as exc:
+            exc.partial = partial  # type: ignore[attr-defined]
+            if logged:  # the failing cell's traceback, after what the notebook printed
+                logged["stderr_file"].write(f"\n{type(exc).__name__}: {exc}\n")
+            raise
+    partial.replace(output)
+    return output
+
+
+def error_line(exc: BaseException) -> str:
+    """One line for the summary: papermill's ``ename: evalue``, else the exception's last line."""
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    text = f"{ename}: {evalue}" if ename else f"{type(exc).__name__}: {exc}"
+    lines = [line for line in str(text).strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else type(exc).__name__
