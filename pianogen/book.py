@@ -19,18 +19,22 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pianogen.config import parse_run_name
 from pianogen.errors import PianogenError
-from pianogen.execution import LOGS_DIR, execute_notebook
+from pianogen.execution import LOGS_DIR, execute_notebook, machine_info
 from pianogen.explore import notebook_path, repo_root
 from pianogen.io import atomic_write_text, read_json_or_none
+from pianogen.results import run_folders
 
 log = logging.getLogger("pianogen")
 
 NOTEBOOK_ORDER = ("01_explore", "02_train", "03_evaluate")
+DOWNLOADS_DIR = "downloads"  # beside an artist's page: its runs' files to download
 CHAPTER_NOTEBOOKS = {
     "dataset": "00_dataset.ipynb",
     "results": "90_results.ipynb",
@@ -64,8 +68,47 @@ def artist_notebooks(artist_dir: Path) -> list[Path]:
     return found
 
 
-def write_artist_index(artist_dir: Path, artist: str) -> Path:
-    """The artist's landing page: provenance (parameters, versions, data hash, run time)."""
+def cell(value: Any) -> str:
+    """A value as the text of a Markdown table cell: escaped, one line."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return html.escape(text).replace("|", "&#124;").replace("\n", " ")
+
+
+def _link_text(text: str) -> str:
+    """Text safe inside a MyST role's label (no backticks or angle brackets)."""
+    return re.sub("[`<>]", "", text)
+
+
+def write_downloads(artist_dir: Path, artist: str, run_dir: Path | None) -> list[str]:
+    """Copy the artist's runs' ``metrics.json`` and sample MIDI files into ``downloads/``
+    beside the page, and return the page's "Downloads" section: those files and the
+    executed notebooks, as links that work in the offline HTML (Sphinx copies them)."""
+    out = artist_dir / DOWNLOADS_DIR
+    shutil.rmtree(out, ignore_errors=True)
+    rows: list[tuple[str, str]] = []  # (label, path relative to the page)
+    for notebook in artist_notebooks(artist_dir):
+        rows.append((f"{notebook.name} (executed notebook)", notebook.name))
+    runs = [r for r in (run_folders(run_dir) if run_dir else []) if r[0] == artist]
+    for _, preset, split, folder in runs:
+        name = preset + ("_window" if split == "window" else "")
+        files = [folder / "metrics.json", *sorted((folder / "samples").glob("*.mid"))]
+        for path in files:
+            if path.is_file():
+                target = out / name / path.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+                rows.append((f"{name}/{path.name}", target.relative_to(artist_dir).as_posix()))
+    if not rows:
+        return []
+    lines = ["## Downloads", "", "The executed notebooks, each run's `metrics.json` and the"]
+    lines += ["MIDI of every generated sample (per run: `RUN_DIR/<artist>/<run>/`).", ""]
+    lines += [f"- {{download}}`{_link_text(label)} <{path}>`" for label, path in rows]
+    return lines
+
+
+def write_artist_index(artist_dir: Path, artist: str, run_dir: Path | None = None) -> Path:
+    """The artist's landing page: how to reproduce it, downloads, provenance (parameters,
+    versions, data hash, run time)."""
     provenance = read_json_or_none(artist_dir / "provenance.json") or {}
     lines = [f"# {html.escape(artist)}", ""]
     lines.append(
@@ -73,11 +116,10 @@ def write_artist_index(artist_dir: Path, artist: str) -> Path:
         "table below records exactly how."
     )
     lines += ["", *reproduce_lines(provenance, artist)]
+    downloads = write_downloads(artist_dir, artist, run_dir)
+    lines += ["", *downloads] if downloads else []
+    lines += ["", "## Provenance"]
     lines += ["", "| | |", "|---|---|"]
-
-    def cell(value: Any) -> str:
-        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-        return html.escape(text).replace("|", "&#124;").replace("\n", " ")
 
     for key in sorted(provenance):
         lines.append(f"| {cell(key)} | {cell(provenance[key])} |")
@@ -111,6 +153,76 @@ def reproduce_lines(provenance: dict[str, Any], artist: str) -> list[str]:
         fence,
         ":::",
     ]
+
+
+def execution_rows(root: Path, artists: list[str], chapters: dict[str, dict]) -> list[dict]:
+    """One row per executed notebook of the book: page, when it finished, seconds, status,
+    profile, data hash and machine (from each artist's ``provenance.json`` and
+    ``.stamp.json``; the book's own chapters from ``chapters``: name -> its record)."""
+    rows = []
+    for artist in artists:
+        artist_dir = root / "book" / "artists" / artist
+        provenance = read_json_or_none(artist_dir / "provenance.json") or {}
+        stamp = (read_json_or_none(artist_dir / ".stamp.json") or {}).get("tasks") or {}
+        for task, state in (provenance.get("tasks") or {}).items():
+            done = stamp.get(task) or {}
+            rows.append(
+                {
+                    "page": f"{artist} / {page_title(task) or task}",
+                    "notebook": task,
+                    "finished": done.get("finished"),
+                    "seconds": done.get("seconds"),
+                    "status": {"ran": "ran", "skipped": "ran earlier"}.get(state, state),
+                    "profile": provenance.get("profile"),
+                    "data hash": str(provenance.get("data_hash") or "")[:12],
+                    "machine": provenance.get("machine"),
+                }
+            )
+    for name, record in chapters.items():
+        rows.append({"page": name, "notebook": CHAPTER_NOTEBOOKS[name].removesuffix(".ipynb")})
+        rows[-1].update(record)
+    return rows
+
+
+def _machine_text(machine: Any) -> str:
+    if not isinstance(machine, dict):
+        return "not recorded"
+    gpus = ", ".join(machine.get("gpus") or []) or "no GPU"
+    return f"{machine.get('processor')} ({machine.get('cores')} cores), {gpus}"
+
+
+def write_execution_page(root: Path, artists: list[str], chapters: dict[str, dict]) -> Path:
+    """``book/generated/execution.md``: how and where every page of the book was executed,
+    in the manner of QuantEcon's execution statistics."""
+    rows = execution_rows(root, artists, chapters)
+    provenance = [
+        read_json_or_none(root / "book" / "artists" / a / "provenance.json") for a in artists
+    ]
+    versions = next((p.get("versions") for p in provenance if p and p.get("versions")), {})
+    python = next((p.get("python") for p in provenance if p and p.get("python")), "")
+    machines = sorted({_machine_text(r.get("machine")) for r in rows if r.get("machine")})
+    total = sum(float(r.get("seconds") or 0) for r in rows)
+    lines = ["# Execution statistics", ""]
+    lines.append(
+        "Every page of this book is a notebook executed with papermill (the artists' pages by "
+        "`pianogen batch`, the chapters by `pianogen book`), never re-executed by the book "
+        f"build. {len(rows)} notebooks, {total / 60:.1f} minutes of execution in all "
+        "(artists run side by side, so the wall-clock time is shorter). Times are UTC."
+    )
+    lines += ["", f"Machine: {cell('; '.join(machines) or 'not recorded')}. "]
+    lines[-1] += (
+        f"Python {cell(python or 'not recorded')}; "
+        + ", ".join(f"{cell(k)} {cell(v or 'not installed')}" for k, v in sorted(versions.items()))
+        + "."
+    )
+    lines += ["", "| page | notebook | finished | minutes | status | profile | data hash |"]
+    lines.append("|---|---|---|---:|---|---|---|")
+    for r in rows:
+        minutes = f"{float(r['seconds']) / 60:.1f}" if r.get("seconds") is not None else ""
+        values = [r["page"], r["notebook"], r.get("finished") or "", minutes, r.get("status")]
+        values += [r.get("profile") or "", r.get("data hash") or ""]
+        lines.append("| " + " | ".join(cell(str(v or "")) for v in values) + " |")
+    return atomic_write_text(root / "book" / "generated" / "execution.md", "\n".join(lines) + "\n")
 
 
 def page_title(stem: str) -> str | None:
@@ -177,6 +289,8 @@ def write_toc(root: Path, artists: list[str], chapters: dict[str, bool]) -> Path
         lines += ["  - caption: Results", "    chapters:"]
         lines += [f"      - file: book/generated/{name}" for name in results]
     lines += ["  - caption: Back matter", "    chapters:", "      - file: book/references"]
+    if chapters.get("execution"):
+        lines.append("      - file: book/generated/execution")
     return atomic_write_text(root / "_toc.yml", "\n".join(lines) + "\n")
 
 
@@ -226,15 +340,27 @@ def build_book(
         "benchmarks_json": notebook_path(root / "benchmarks" / "results.json"),
         "artists": artists,
     }
-    done = {name: _execute_chapter(name, parameters, root) is not None for name in chapters}
+    records: dict[str, dict] = {}
+    for name in chapters:
+        began = time.monotonic()
+        _execute_chapter(name, parameters, root)
+        records[name] = {
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "seconds": round(time.monotonic() - began, 2),
+            "status": "ran",
+            "profile": profile,
+            "machine": machine_info(),
+        }
+    done = dict.fromkeys(chapters, True)
     for artist in artists:
         artist_dir = root / "book" / "artists" / artist
-        write_artist_index(artist_dir, artist)
+        write_artist_index(artist_dir, artist, run_dir)
         for notebook in artist_notebooks(artist_dir):
             tidy_cells_for_readers(notebook)
     for notebook in sorted((root / "book" / "generated").glob("*.ipynb")):
         tidy_cells_for_readers(notebook)
-    write_toc(root, artists, done)
+    write_execution_page(root, artists, records)
+    write_toc(root, artists, done | {"execution": True})
     out = root / "book"
     cmd = [
         str(Path(sys.executable).with_name("jupyter-book")),
@@ -254,4 +380,21 @@ def build_book(
     html_dir = out / "_build" / "html"
     copied = copy_media(root, html_dir)
     log.info("book: copied %d media files beside the pages", copied)
+    leaks = pages_showing(html_dir, str(root))
+    if leaks:
+        log.warning(
+            "book: %d page(s) show the build folder %s (a reader cannot use it), e.g. %s",
+            len(leaks),
+            root,
+            leaks[0],
+        )
     return html_dir / "index.html"
+
+
+def pages_showing(html_dir: Path, text: str) -> list[str]:
+    """The built pages (relative to ``html_dir``) whose HTML contains ``text``."""
+    return [
+        path.relative_to(html_dir).as_posix()
+        for path in sorted(Path(html_dir).rglob("*.html"))
+        if text in path.read_text(encoding="utf-8", errors="replace")
+    ]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import platform
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +96,26 @@ def error_line(exc: BaseException) -> str:
     text = f"{ename}: {evalue}" if ename else f"{type(exc).__name__}: {exc}"
     lines = [line for line in str(text).strip().splitlines() if line.strip()]
     return lines[-1].strip() if lines else type(exc).__name__
+
+
+def machine_info() -> dict[str, Any]:
+    """Where the notebooks ran: operating system, processor, cores and the NVIDIA GPUs that
+    ``nvidia-smi -L`` lists (an empty list without a GPU or its driver)."""
+    gpus: list[str] = []
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        listed = subprocess.run(
+            ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout
+        gpus = [line.split(" (UUID")[0] for line in listed.splitlines() if line.strip()]
+    processor = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                processor = line.split(":", 1)[1].strip()
+                break
+    return {
+        "system": platform.platform(terse=True),
+        "processor": processor,
+        "cores": os.cpu_count(),
+        "gpus": gpus,
+    }

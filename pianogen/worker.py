@@ -34,7 +34,7 @@ from typing import Any
 from pianogen import __version__, progress
 from pianogen.data import data_hash, scan_artist
 from pianogen.errors import PianogenError
-from pianogen.execution import LOGS_DIR, error_line, execute_notebook
+from pianogen.execution import LOGS_DIR, error_line, execute_notebook, machine_info
 from pianogen.io import atomic_write_json, read_json, sha256_file
 from pianogen.progress import ArtistResult
 
@@ -296,6 +296,7 @@ def _write_provenance(
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": package_versions(),
         "python": platform.python_version(),
+        "machine": machine_info(),
     }
     atomic_write_json(Path(spec["out_dir"]) / PROVENANCE_FILE, provenance)
 

@@ -12,6 +12,7 @@ from pianogen.book import (
     page_title,
     tidy_cells_for_readers,
     write_artist_index,
+    write_execution_page,
     write_toc,
 )
 from pianogen.config import WINDOW_SPLIT_DIR
@@ -341,3 +342,65 @@ def test_artist_page_says_how_to_reproduce_it(tmp_path):
     text = write_artist_index(folder, "chopin").read_text()
     assert "--data-dir /path/to/piano-midi --artists chopin" in text
     assert "/home/someone/music" not in text.split("| | |")[0]
+
+
+def test_artist_page_offers_notebooks_metrics_and_sample_midi(tmp_path):
+    folder = _fake_executed_artist(tmp_path, "alice", presets=("pianogen-gru",))
+    runs = tmp_path / "runs"
+    for base, preset in ((runs, "pianogen-gru"), (runs / WINDOW_SPLIT_DIR, "paper-gru")):
+        run = base / "alice" / preset
+        (run / "samples").mkdir(parents=True)
+        (run / "metrics.json").write_text('{"model": {}}')
+        (run / "samples" / "sample_00.mid").write_bytes(b"MThd-0")
+        (run / "samples" / "sample_00.json").write_text("{}")  # not offered: MIDI only
+    (runs / "bob" / "pianogen-gru").mkdir(parents=True)
+    (runs / "bob" / "pianogen-gru" / "metrics.json").write_text("{}")  # another artist's run
+    text = write_artist_index(folder, "alice", runs).read_text()
+    downloads = text.split("## Downloads")[1].split("## Provenance")[0]
+    links = [line for line in downloads.splitlines() if line.startswith("- {download}")]
+    assert links == [
+        "- {download}`01_explore.ipynb (executed notebook) <01_explore.ipynb>`",
+        "- {download}`02_train_pianogen-gru.ipynb (executed notebook) <02_train_pianogen-gru.ipynb>`",  # noqa: E501
+        "- {download}`03_evaluate.ipynb (executed notebook) <03_evaluate.ipynb>`",
+        "- {download}`pianogen-gru/metrics.json <downloads/pianogen-gru/metrics.json>`",
+        "- {download}`pianogen-gru/sample_00.mid <downloads/pianogen-gru/sample_00.mid>`",
+        "- {download}`paper-gru_window/metrics.json <downloads/paper-gru_window/metrics.json>`",
+        "- {download}`paper-gru_window/sample_00.mid <downloads/paper-gru_window/sample_00.mid>`",
+    ]
+    assert (folder / "downloads" / "pianogen-gru" / "sample_00.mid").read_bytes() == b"MThd-0"
+    assert not (folder / "downloads" / "bob").exists()
+    # without runs: the notebooks only; a removed run's copies do not linger
+    text = write_artist_index(folder, "alice", tmp_path / "no-runs").read_text()
+    assert "downloads/" not in text and not (folder / "downloads").exists()
+
+
+def test_execution_page_by_hand(tmp_path):
+    folder = _fake_executed_artist(tmp_path, "<b>alice</b>", presets=())
+    machine = {"system": "Linux", "processor": "EPYC", "cores": 2, "gpus": []}
+    provenance = {
+        "profile": "quick",
+        "data_hash": "ab" * 32,
+        "tasks": {"01_explore": "skipped", "03_evaluate": "failed"},
+        "versions": {"music21": "10.5.1", "tensorflow": None},
+        "python": "3.11.7",
+        "machine": machine,
+    }
+    (folder / "provenance.json").write_text(json.dumps(provenance))
+    stamp = {"tasks": {"01_explore": {"seconds": 90.0, "finished": "2026-12-02T10:00:00+00:00"}}}
+    (folder / ".stamp.json").write_text(json.dumps(stamp))
+    chapter = {"finished": "2026-12-02T11:00:00+00:00", "seconds": 30.0, "status": "ran"}
+    chapter |= {"profile": "quick", "machine": machine}
+    text = write_execution_page(tmp_path, ["<b>alice</b>"], {"results": chapter}).read_text()
+    rows = [
+        line for line in text.splitlines() if line.startswith("| &lt;b&gt;") or "results" in line
+    ]
+    assert rows[0] == (
+        "| &lt;b&gt;alice&lt;/b&gt; / Exploring the data | 01_explore | 2026-12-02T10:00:00+00:00"
+        " | 1.5 | ran earlier | quick | abababababab |"
+    )
+    assert rows[1].startswith("| &lt;b&gt;alice&lt;/b&gt; / Listening and evaluation |")
+    assert "| failed |" in rows[1]
+    assert rows[2] == "| results | 90_results | 2026-12-02T11:00:00+00:00 | 0.5 | ran | quick |  |"
+    assert "3 notebooks, 2.0 minutes of execution" in text
+    assert "Machine: EPYC (2 cores), no GPU." in text
+    assert "music21 10.5.1" in text and "tensorflow not installed" in text

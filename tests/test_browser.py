@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from midi_factory import write_midi_file
 
-from pianogen.book import build_book, repo_root
+from pianogen.book import build_book, pages_showing, repo_root
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -156,7 +156,20 @@ def _check_media(page, base_url: str) -> tuple[int, int]:
         response = page.request.get(src)
         assert response.status == 200, f"audio {src}: HTTP {response.status}"
         assert len(response.body()) > 1000, f"audio {src} is nearly empty"
+    durations = page.eval_on_selector_all("audio", AUDIO_DURATIONS)
+    assert all(d > 0 for d in durations), f"audio that does not play (duration <= 0): {durations}"
     return len(images), len(sources)
+
+
+# Each <audio> loaded by the browser itself: its duration once the metadata arrived (-1: the
+# browser could not decode it; 0: no answer within 10 s).
+AUDIO_DURATIONS = """els => Promise.all(els.map(a => new Promise(done => {
+    if (a.readyState >= 1) { done(a.duration); return; }
+    a.addEventListener("loadedmetadata", () => done(a.duration));
+    a.addEventListener("error", () => done(-1));
+    setTimeout(() => done(0), 10000);
+    a.preload = "metadata"; a.load();
+})))"""
 
 
 def test_artist_pages_load_with_images_and_audio(browser, server, built_book):
@@ -178,6 +191,39 @@ def test_artist_pages_load_with_images_and_audio(browser, server, built_book):
     assert totals["images"] >= 4, totals  # plots, piano rolls, scores
     assert totals["audio"] >= 2, totals  # primer + continuation at least
     assert (built_book.parent / "screenshot.png").stat().st_size > 10_000
+
+
+def test_artist_index_downloads_resolve(browser, server):
+    page, problems = _open(browser, f"{server}/book/artists/{ARTIST}/index.html")
+    assert not problems, problems
+    assert page.locator("article", has_text="Reproduce this page").count() == 1
+    links = page.eval_on_selector_all("article a.download", "els => els.map(e => e.href)")
+    kinds = {Path(link).suffix for link in links}
+    assert {".ipynb", ".json", ".mid"} <= kinds, links
+    for link in links:
+        response = page.request.get(link)
+        assert response.status == 200, f"download {link}: HTTP {response.status}"
+        if link.endswith(".mid"):
+            assert response.body().startswith(b"MThd"), link
+    page.close()
+
+
+def test_execution_statistics_page(browser, server):
+    page, problems = _open(browser, f"{server}/book/generated/execution.html")
+    assert not problems, problems
+    rows = page.locator("article table tr", has_text=f"{ARTIST} / Exploring the data")
+    assert rows.count() == 1, "the execution page has no row for the artist's exploration"
+    text = page.locator("article").inner_text()
+    assert "cores" in text and "music21" in text and "ci" in rows.first.inner_text()
+    page.close()
+
+
+def test_no_path_of_the_checkout_in_the_pages(built_book):
+    # e.g. a warning or traceback naming pianogen's own files; the pages of `make book`,
+    # built inside the checkout, name everything relative to it (`pianogen book` warns
+    # about any page that shows the folder it was built in)
+    leaks = pages_showing(built_book, str(repo_root()))
+    assert not leaks, f"pages showing the checkout's path {repo_root()}: {leaks}"
 
 
 def test_results_table_has_the_artist_row(browser, server):
