@@ -15,6 +15,7 @@ import platform
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -122,6 +123,9 @@ def main() -> int:
     if args.only:
         scripts = [s for s in scripts if s.stem.removeprefix("bench_") in args.only]
     results: dict = {
+        "measured": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": bool(args.quick),  # the short run `make book` makes when no results exist
+        "command": " ".join(["benchmarks/run_all.py", *sys.argv[1:]]),
         "machine": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
