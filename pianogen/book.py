@@ -300,6 +300,7 @@ def _execute_chapter(name: str, parameters: dict[str, Any], root: Path) -> Path 
 
     source = root / "notebooks" / CHAPTER_NOTEBOOKS[name]
     out_dir = root / "book" / "generated"
+    logging.getLogger("papermill").setLevel(logging.WARNING)  # not "Input Notebook: ..."
     declared = set(papermill.inspect_notebook(str(source)))
     params = {k: v for k, v in parameters.items() if k in declared}
     log.info("book: executing %s", source.name)
