@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import logging.handlers
 import multiprocessing
 import os
 import threading
@@ -49,7 +48,7 @@ from pianogen.config import Profile, TokenConfig, run_name
 from pianogen.config import profile as get_profile
 from pianogen.data import is_artist_folder, validate_artist_name
 from pianogen.errors import PianogenError
-from pianogen.execution import error_line
+from pianogen.execution import declared_parameters, error_line
 from pianogen.explore import notebook_path
 from pianogen.progress import ArtistResult, BatchSummary, format_summary  # noqa: F401
 from pianogen.worker import (  # noqa: F401 - artist_data_hash: the batch's API too
@@ -90,14 +89,6 @@ def largest_first(data_dir: Path, artists: list[str]) -> list[str]:
 
 
 # --------------------------------------------------------------------------- the plan
-def declared_parameters(notebook: Path) -> set[str]:
-    """The names in a notebook's ``parameters`` cell (papermill's own reading of it)."""
-    import papermill
-
-    logging.getLogger("papermill").setLevel(logging.WARNING)  # not one INFO line per read
-    return set(papermill.inspect_notebook(str(notebook)))
-
-
 def plan_tasks(
     artist: str,
     profile: Profile,
@@ -210,7 +201,7 @@ def run_batch(
     names, results = _artists(data_dir, artists)
     where_from = {"notebooks_dir": notebooks_dir, "data_dir": data_dir}
     where_from |= {"run_dir": Path(run_dir).resolve(), "cache_dir": Path(cache_dir).resolve()}
-    specs = {}
+    specs, plan = {}, {}
     for artist in largest_first(data_dir, names):
         out_dir = out_book / artist
         tasks = plan_tasks(artist, prof, out_dir=out_dir, declared=declared, **where_from)
@@ -222,9 +213,9 @@ def run_batch(
             results.append(ArtistResult(artist, "skipped", skipped=[t.name for t in tasks]))
         else:
             specs[artist] = json.dumps(spec)
+            plan[artist] = [t.name for t in tasks]
     where = f"Dask scheduler {scheduler}" if scheduler else f"{min(jobs, len(specs) or 1)} job(s)"
     log.info("batch: %d artist(s) to run, profile %s, %s", len(specs), prof.name, where)
-    plan = {a: [t["name"] for t in json.loads(spec)["tasks"]] for a, spec in specs.items()}
     workers = len(specs) if scheduler else min(jobs, len(specs) or 1)
     prior = _last_durations(out_book, names)
     shown = progress.BatchProgress(plan, stream, workers=workers, prior=prior)

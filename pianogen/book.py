@@ -26,7 +26,7 @@ from typing import Any
 
 from pianogen.config import parse_run_name
 from pianogen.errors import PianogenError
-from pianogen.execution import LOGS_DIR, execute_notebook, machine_info
+from pianogen.execution import LOGS_DIR, declared_parameters, execute_notebook, machine_info
 from pianogen.explore import notebook_path, repo_root
 from pianogen.io import atomic_write_text, read_json_or_none
 from pianogen.results import run_folders
@@ -155,14 +155,16 @@ def reproduce_lines(provenance: dict[str, Any], artist: str) -> list[str]:
     ]
 
 
-def execution_rows(root: Path, artists: list[str], chapters: dict[str, dict]) -> list[dict]:
+def execution_rows(
+    root: Path, provenances: dict[str, dict], chapters: dict[str, dict]
+) -> list[dict]:
     """One row per executed notebook of the book: page, when it finished, seconds, status,
-    profile, data hash and machine (from each artist's ``provenance.json`` and
-    ``.stamp.json``; the book's own chapters from ``chapters``: name -> its record)."""
+    profile, data hash and machine (from each artist's ``provenance.json``, given as
+    ``provenances``: artist -> its content, and ``.stamp.json``; the book's own chapters
+    from ``chapters``: name -> its record)."""
     rows = []
-    for artist in artists:
+    for artist, provenance in provenances.items():
         artist_dir = root / "book" / "artists" / artist
-        provenance = read_json_or_none(artist_dir / "provenance.json") or {}
         stamp = (read_json_or_none(artist_dir / ".stamp.json") or {}).get("tasks") or {}
         for task, state in (provenance.get("tasks") or {}).items():
             done = stamp.get(task) or {}
@@ -194,12 +196,11 @@ def _machine_text(machine: Any) -> str:
 def write_execution_page(root: Path, artists: list[str], chapters: dict[str, dict]) -> Path:
     """``book/generated/execution.md``: how and where every page of the book was executed,
     in the manner of QuantEcon's execution statistics."""
-    rows = execution_rows(root, artists, chapters)
-    provenance = [
-        read_json_or_none(root / "book" / "artists" / a / "provenance.json") for a in artists
-    ]
-    versions = next((p.get("versions") for p in provenance if p and p.get("versions")), {})
-    python = next((p.get("python") for p in provenance if p and p.get("python")), "")
+    artists_dir = root / "book" / "artists"
+    provenances = {a: read_json_or_none(artists_dir / a / "provenance.json") or {} for a in artists}
+    rows = execution_rows(root, provenances, chapters)
+    versions = next((p["versions"] for p in provenances.values() if p.get("versions")), {})
+    python = next((p["python"] for p in provenances.values() if p.get("python")), "")
     machines = sorted({_machine_text(r.get("machine")) for r in rows if r.get("machine")})
     total = sum(float(r.get("seconds") or 0) for r in rows)
     lines = ["# Execution statistics", ""]
@@ -296,12 +297,9 @@ def write_toc(root: Path, artists: list[str], chapters: dict[str, bool]) -> Path
 
 def _execute_chapter(name: str, parameters: dict[str, Any], root: Path) -> Path | None:
     """Execute a cross-artist chapter into ``book/generated/`` (its output in ``_logs/``)."""
-    import papermill
-
     source = root / "notebooks" / CHAPTER_NOTEBOOKS[name]
     out_dir = root / "book" / "generated"
-    logging.getLogger("papermill").setLevel(logging.WARNING)  # not "Input Notebook: ..."
-    declared = set(papermill.inspect_notebook(str(source)))
+    declared = declared_parameters(source)
     params = {k: v for k, v in parameters.items() if k in declared}
     log.info("book: executing %s", source.name)
     log_path = out_dir / LOGS_DIR / f"{name}.log"
@@ -342,6 +340,7 @@ def build_book(
         "artists": artists,
     }
     records: dict[str, dict] = {}
+    machine = machine_info()
     for name in chapters:
         began = time.monotonic()
         _execute_chapter(name, parameters, root)
@@ -350,7 +349,7 @@ def build_book(
             "seconds": round(time.monotonic() - began, 2),
             "status": "ran",
             "profile": profile,
-            "machine": machine_info(),
+            "machine": machine,
         }
     done = dict.fromkeys(chapters, True)
     for artist in artists:

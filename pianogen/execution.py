@@ -37,6 +37,14 @@ def _kernel_manager_logging_to(handle: Any) -> type:
     return LoggedKernelManager
 
 
+def declared_parameters(notebook: Path) -> set[str]:
+    """The names in a notebook's ``parameters`` cell (papermill's own reading of it)."""
+    import papermill
+
+    logging.getLogger("papermill").setLevel(logging.WARNING)  # not one INFO line per read
+    return set(papermill.inspect_notebook(str(notebook)))
+
+
 def execute_notebook(
     notebook: Path,
     output: Path,

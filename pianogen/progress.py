@@ -88,7 +88,7 @@ class BatchProgress:
         self.began: dict[tuple[str, str], float] = {}
         self.took: dict[str, list[float]] = defaultdict(list)  # task name -> seconds (ran only)
         self.total = sum(len(tasks) for tasks in plan.values())
-        self.lines: list[str] = []  # the plain lines written (also kept for the summary)
+        self.lines: list[str] = []  # every finished-task line, also when a bar shows instead
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self.bar = None

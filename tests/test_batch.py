@@ -376,84 +376,81 @@ def test_batch_runs_skips_forces_and_isolates_failures(tmp_path, notebooks):
     assert executions(runs, "start").count(("bad", "02")) == 2
 
 
+BATCH_SCRIPT = """
+import json, sys
+from pathlib import Path
+from pianogen import batch
+from pianogen.config import GenerateConfig, Profile, TrainConfig
+kw = {k: Path(v) for k, v in json.loads(sys.argv[1]).items()}
+p = json.loads(sys.argv[2])
+profile = Profile(p["name"], tuple(p["presets"]), TrainConfig(**p["train"]),
+                  GenerateConfig(**p["generate"]))
+if __name__ == "__main__":
+    s = batch.run_batch(Path(sys.argv[3]), profile=profile, jobs=2, stream=sys.stderr, **kw)
+    print(json.dumps(s.to_json()))
+    sys.exit(s.exit_code)
+"""
+
+
+def _batch_in_its_own_group(tmp_path: Path, kw: dict, data: Path) -> subprocess.Popen:
+    """The batch in a new process (group, as a terminal's foreground job), trainings that
+    sleep 120 s; returns once both artists' trainings started."""
+    (tmp_path / "run.py").write_text(BATCH_SCRIPT)
+    args = [json.dumps({k: str(v) for k, v in kw.items()}), PROFILE.to_json(), str(data)]
+    proc = subprocess.Popen(
+        [sys.executable, str(tmp_path / "run.py"), *args],
+        env={**os.environ, "PIANOGEN_TEST_SLEEP": "120"},
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while len([r for r in executions(kw["run_dir"], "start") if r[1] == "02"]) < 2:
+        if proc.poll() is not None:
+            pytest.fail(f"the batch ended before it could be stopped: {proc.communicate()}")
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail("the batch never reached 02_train")
+        time.sleep(0.2)
+    return proc
+
+
+def _resume_finishes_the_rest(data: Path, kw: dict) -> None:
+    summary = batch.run_batch(data, profile=PROFILE, jobs=2, **kw)
+    assert summary.succeeded == ["alice", "bob"]
+    for result in summary.artists:
+        assert result.skipped == ["01_explore"]
+        assert result.ran == ["02_train_quick-gru", "03_evaluate"]
+        assert not list((kw["out_book"] / result.artist).glob(".*partial*"))
+    assert executions(kw["run_dir"]) == sorted(
+        (a, nb) for a in ("alice", "bob") for nb in ("01", "02", "03")
+    )
+
+
 @pytest.mark.slow
 def test_sigkill_mid_batch_then_resume(tmp_path, notebooks):
     data = make_data(tmp_path / "data", "alice", "bob")
     kw = dirs(tmp_path, notebooks)
     runs, book = kw["run_dir"], kw["out_book"]
-    script = (
-        "import json, sys\nfrom pathlib import Path\nfrom pianogen import batch\n"
-        "from pianogen.config import GenerateConfig, Profile, TrainConfig\n"
-        "kw = {k: Path(v) for k, v in json.loads(sys.argv[1]).items()}\n"
-        "p = json.loads(sys.argv[2])\n"
-        "profile = Profile(p['name'], tuple(p['presets']), TrainConfig(**p['train']),"
-        " GenerateConfig(**p['generate']))\n"
-        "batch.run_batch(Path(sys.argv[3]), profile=profile, jobs=2, **kw)\n"
-    )
-    args = [json.dumps({k: str(v) for k, v in kw.items()}), PROFILE.to_json(), str(data)]
-    env = {**os.environ, "PIANOGEN_TEST_SLEEP": "120"}
-    proc = subprocess.Popen([sys.executable, "-c", script, *args], env=env, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while len([r for r in executions(runs, "start") if r[1] == "02"]) < 2:
-            assert proc.poll() is None, "the batch ended before it could be killed"
-            assert time.monotonic() < deadline, "the batch never reached 02_train"
-            time.sleep(0.2)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the batch and its workers, no clean-up
-        proc.wait(timeout=30)
+    proc = _batch_in_its_own_group(tmp_path, kw, data)
+    os.killpg(proc.pid, signal.SIGKILL)  # the batch and its workers, no clean-up
+    proc.communicate(timeout=30)
     assert executions(runs) == [("alice", "01"), ("bob", "01")]
     for artist in ("alice", "bob"):
         assert (book / artist / "01_explore.ipynb").is_file()
         assert not (book / artist / "02_train_quick-gru.ipynb").exists()
         stamp = json.loads((book / artist / ".stamp.json").read_text())
         assert list(stamp["tasks"]) == ["01_explore"]
-
-    summary = batch.run_batch(data, profile=PROFILE, jobs=2, **kw)
-    assert summary.succeeded == ["alice", "bob"]
-    for result in summary.artists:
-        assert result.skipped == ["01_explore"]
-        assert result.ran == ["02_train_quick-gru", "03_evaluate"]
-        assert not list((book / result.artist).glob(".*partial*"))
-    assert executions(runs) == sorted(
-        (a, nb) for a in ("alice", "bob") for nb in ("01", "02", "03")
-    )
+    _resume_finishes_the_rest(data, kw)
 
 
 @pytest.mark.slow
 def test_ctrl_c_stops_workers_and_kernels_then_resume(tmp_path, notebooks):
     data = make_data(tmp_path / "data", "alice", "bob")
     kw = dirs(tmp_path, notebooks)
-    runs, book = kw["run_dir"], kw["out_book"]
-    script = (
-        "import json, sys\nfrom pathlib import Path\nfrom pianogen import batch\n"
-        "from pianogen.config import GenerateConfig, Profile, TrainConfig\n"
-        "kw = {k: Path(v) for k, v in json.loads(sys.argv[1]).items()}\n"
-        "p = json.loads(sys.argv[2])\n"
-        "profile = Profile(p['name'], tuple(p['presets']), TrainConfig(**p['train']),"
-        " GenerateConfig(**p['generate']))\n"
-        "if __name__ == '__main__':\n"
-        "    s = batch.run_batch(Path(sys.argv[3]), profile=profile, jobs=2, stream=sys.stderr,"
-        " **kw)\n"
-        "    print(json.dumps(s.to_json()))\n"
-        "    sys.exit(s.exit_code)\n"
-    )
-    (tmp_path / "run.py").write_text(script)
-    args = [json.dumps({k: str(v) for k, v in kw.items()}), PROFILE.to_json(), str(data)]
-    env = {**os.environ, "PIANOGEN_TEST_SLEEP": "120"}
-    proc = subprocess.Popen(
-        [sys.executable, str(tmp_path / "run.py"), *args],
-        env=env,
-        start_new_session=True,  # its own process group, as a terminal's foreground job
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while len([r for r in executions(runs, "start") if r[1] == "02"]) < 2:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the batch never reached 02_train"
-        time.sleep(0.2)
+    runs = kw["run_dir"]
+    proc = _batch_in_its_own_group(tmp_path, kw, data)
     began = time.monotonic()
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's foreground group
     out, err = proc.communicate(timeout=60)
@@ -473,13 +470,7 @@ def test_ctrl_c_stops_workers_and_kernels_then_resume(tmp_path, notebooks):
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert executions(runs) == [("alice", "01"), ("bob", "01")]
-
-    summary = batch.run_batch(data, profile=PROFILE, jobs=2, **kw)
-    assert summary.succeeded == ["alice", "bob"]
-    for result in summary.artists:
-        assert result.skipped == ["01_explore"]
-        assert result.ran == ["02_train_quick-gru", "03_evaluate"]
-        assert not list((book / result.artist).glob(".*partial*"))
+    _resume_finishes_the_rest(data, kw)
 
 
 @pytest.mark.slow
