@@ -335,6 +335,23 @@ def model_table(seq_len: int = 50) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("preset")
 
 
+def benchmark_provenance(results: dict) -> str:
+    """One sentence for the performance chapter: where, when and by which run the
+    benchmarks in ``results`` (``benchmarks/results.json``) were measured."""
+    machine = results.get("machine", {})
+    when = results.get("measured", "an unrecorded date")
+    how = (
+        "the short run (`--quick`, smaller inputs) that `make book` makes when no results "
+        "exist; `make bench` measures the full set"
+        if results.get("quick")
+        else "`make bench`"
+    )
+    return (
+        f"Measured on {machine.get('cpus')} CPU cores, {machine.get('platform')}, "
+        f"at {when} (UTC) by {how}."
+    )
+
+
 def benchmark_table(results: dict) -> pd.DataFrame:
     """Flatten ``benchmarks/results.json``: one row per measured ratio with its target."""
     rows = []

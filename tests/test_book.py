@@ -404,3 +404,17 @@ def test_execution_page_by_hand(tmp_path):
     assert "3 notebooks, 2.0 minutes of execution" in text
     assert "Machine: EPYC (2 cores), no GPU." in text
     assert "music21 10.5.1" in text and "tensorflow not installed" in text
+
+
+def test_benchmark_provenance_says_when_and_which_run():
+    from pianogen.results import benchmark_provenance
+
+    machine = {"cpus": 2, "platform": "Linux-x"}
+    quick = {"machine": machine, "measured": "2026-12-02T19:42:15+00:00", "quick": True}
+    assert benchmark_provenance(quick) == (
+        "Measured on 2 CPU cores, Linux-x, at 2026-12-02T19:42:15+00:00 (UTC) by the short run "
+        "(`--quick`, smaller inputs) that `make book` makes when no results exist; `make bench` "
+        "measures the full set."
+    )
+    full = {"machine": machine, "quick": False}  # written before the date was recorded
+    assert benchmark_provenance(full).endswith("at an unrecorded date (UTC) by `make bench`.")
