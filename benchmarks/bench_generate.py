@@ -134,7 +134,7 @@ def main() -> int:
     naive_steps = 10 if quick else 50
     repeats = 1 if quick else args.repeats
     if args.run:
-        from pianogen.train import load_run
+        from pianogen.runs import load_run
 
         run = load_run(Path(args.run))
         model, source = run.model, f"run {args.run}"

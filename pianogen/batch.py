@@ -44,13 +44,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pianogen import progress
-from pianogen.config import Profile, TokenConfig, run_name
+from pianogen.config import Profile, TokenConfig, make_run_config
 from pianogen.config import profile as get_profile
 from pianogen.data import is_artist_folder, validate_artist_name
 from pianogen.errors import PianogenError
 from pianogen.execution import declared_parameters, error_line
 from pianogen.explore import notebook_path
 from pianogen.progress import ArtistResult, BatchSummary, format_summary  # noqa: F401
+from pianogen.runs import TRAIN_NOTEBOOK, train_page_name
 from pianogen.worker import (  # noqa: F401 - artist_data_hash: the batch's API too
     STAMP_FILE,
     Task,
@@ -66,7 +67,7 @@ from pianogen.worker import (  # noqa: F401 - artist_data_hash: the batch's API 
 
 log = logging.getLogger(__name__)
 
-EXPLORE, TRAIN, EVALUATE = "01_explore", "02_train", "03_evaluate"
+EXPLORE, TRAIN, EVALUATE = "01_explore", TRAIN_NOTEBOOK, "03_evaluate"
 MEDIA_DIR = "media"
 
 
@@ -96,22 +97,29 @@ def plan_tasks(
     notebooks_dir: Path,
     out_dir: Path,
     data_dir: Path,
-    run_dir: Path,
+    runs_root: Path,
     cache_dir: Path,
     declared: dict[str, set[str]],
 ) -> list[Task]:
-    """The artist's tasks in order, each with only the parameters its notebook declares."""
-    train, gen = profile.train.to_dict(), profile.generate.to_dict()
-    paths = {"data_dir": data_dir, "run_dir": run_dir, "cache_dir": cache_dir, "out_dir": out_dir}
+    """The artist's tasks in order, each with only the parameters its notebook declares.
+
+    Each training notebook receives its run's whole configuration as one value,
+    ``run_config`` (:func:`pianogen.config.make_run_config` of the profile, the preset, the
+    split and the vocabulary); the evaluation notebook receives the profile's
+    ``generate_config``.
+    """
+    paths = {"data_dir": data_dir, "runs_root": runs_root, "cache_dir": cache_dir}
     values: dict[str, Any] = {"artist": artist, "profile": profile.name}
     # Relative to notebooks/ inside the checkout (how the notebooks read them), so the
     # executed pages do not show the folder the book was built in.
     values |= {name: notebook_path(path) for name, path in paths.items()}
     values["media_dir"] = MEDIA_DIR  # relative to the kernel's folder, the artist's out_dir
-    values |= {"presets": list(profile.evaluated_runs), "window_split": list(profile.window_split)}
-    values |= TokenConfig().to_dict()  # the notebooks' defaults, recorded explicitly
-    values |= {k: v for k, v in gen.items() if k != "seed"} | {"gen_seed": gen["seed"]}
-    values |= train | {"n_samples": gen["count"], "train_config": train, "generate_config": gen}
+    values |= {
+        "presets": list(profile.evaluated_runs),
+        "generate_config": profile.generate.to_dict(),
+    }
+    # The exploration notebook counts the tokens the runs use (their default settings).
+    values |= {k: v for k, v in TokenConfig().to_dict().items() if k in declared[EXPLORE]}
 
     def task(stem: str, name: str, extra: dict[str, Any], **requires: tuple[str, ...]) -> Task:
         wanted = declared[stem]
@@ -119,24 +127,22 @@ def plan_tasks(
         notebook = str(notebooks_dir / f"{stem}.ipynb")
         return Task(name, notebook, str(out_dir / f"{name}.ipynb"), params, **requires)
 
-    if "preset" not in declared[TRAIN]:
-        raise BatchError(f"{TRAIN}.ipynb declares no 'preset' parameter; cannot train per preset")
+    if "run_config" not in declared[TRAIN]:
+        raise BatchError(
+            f"{TRAIN}.ipynb declares no 'run_config' parameter; cannot train the profile's runs"
+        )
     tasks = [task(EXPLORE, EXPLORE, {})]
     runs = [(preset, "piece", "paper") for preset in profile.presets]
-    for extra, values_of, what in (
-        ("split", [(p, "window", "paper") for p in profile.window_split], "window-split"),
-        ("vocabulary", [(p, "piece", "timed") for p in profile.timed], "timed-vocabulary"),
-    ):
-        if extra in declared[TRAIN]:
-            runs += values_of
-        elif values_of:
-            log.warning("%s.ipynb has no %r parameter: %s runs skipped", TRAIN, extra, what)
+    runs += [(p, "window", "paper") for p in profile.window_split]
+    runs += [(p, "piece", "timed") for p in profile.timed]
     for preset, split, vocabulary in runs:
-        name = f"{TRAIN}_{run_name(preset, vocabulary)}" + ("_window" if split == "window" else "")
-        extra = profile.train_for(vocabulary, preset).to_dict()
-        extra |= profile.tokens_for(split, vocabulary).to_dict()
-        extra |= {"preset": preset, "split": split, "vocabulary": vocabulary}
-        tasks.append(task(TRAIN, name, extra, requires=(EXPLORE,)))
+        config = make_run_config(
+            artist, preset, split=split, vocabulary=vocabulary, profile=profile
+        )
+        extra = {"run_config": config.to_dict()}
+        tasks.append(
+            task(TRAIN, train_page_name(preset, vocabulary, split), extra, requires=(EXPLORE,))
+        )
     trains = tuple(t.name for t in tasks[1:])
     tasks.append(task(EVALUATE, EVALUATE, {}, requires=(EXPLORE,), requires_any=trains))
     return tasks
@@ -168,7 +174,7 @@ def run_batch(
     scheduler: str | None = None,
     force: bool = False,
     out_book: Path = Path("book/artists"),
-    run_dir: Path = Path("runs"),
+    runs_root: Path = Path("runs"),
     cache_dir: Path = Path(".cache"),
     notebooks_dir: Path = Path("notebooks"),
     stream: TextIO | None = None,
@@ -200,7 +206,7 @@ def run_batch(
         declared[stem] = declared_parameters(path)
     names, results = _artists(data_dir, artists)
     where_from = {"notebooks_dir": notebooks_dir, "data_dir": data_dir}
-    where_from |= {"run_dir": Path(run_dir).resolve(), "cache_dir": Path(cache_dir).resolve()}
+    where_from |= {"runs_root": Path(runs_root).resolve(), "cache_dir": Path(cache_dir).resolve()}
     specs, plan = {}, {}
     for artist in largest_first(data_dir, names):
         out_dir = out_book / artist

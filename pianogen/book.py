@@ -24,12 +24,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pianogen.config import parse_run_name
 from pianogen.errors import PianogenError
 from pianogen.execution import LOGS_DIR, declared_parameters, execute_notebook, machine_info
 from pianogen.explore import notebook_path, repo_root
 from pianogen.io import atomic_write_text, read_json_or_none
-from pianogen.results import run_folders
+from pianogen.runs import parse_train_page_name, run_folders
 
 log = logging.getLogger("pianogen")
 
@@ -79,7 +78,7 @@ def _link_text(text: str) -> str:
     return re.sub("[`<>]", "", text)
 
 
-def write_downloads(artist_dir: Path, artist: str, run_dir: Path | None) -> list[str]:
+def write_downloads(artist_dir: Path, artist: str, runs_root: Path | None) -> list[str]:
     """Copy the artist's runs' ``metrics.json`` and sample MIDI files into ``downloads/``
     beside the page, and return the page's "Downloads" section: those files and the
     executed notebooks, as links that work in the offline HTML (Sphinx copies them)."""
@@ -88,7 +87,7 @@ def write_downloads(artist_dir: Path, artist: str, run_dir: Path | None) -> list
     rows: list[tuple[str, str]] = []  # (label, path relative to the page)
     for notebook in artist_notebooks(artist_dir):
         rows.append((f"{notebook.name} (executed notebook)", notebook.name))
-    runs = [r for r in (run_folders(run_dir) if run_dir else []) if r[0] == artist]
+    runs = [r for r in (run_folders(runs_root) if runs_root else []) if r[0] == artist]
     for _, preset, split, folder in runs:
         name = preset + ("_window" if split == "window" else "")
         files = [folder / "metrics.json", *sorted((folder / "samples").glob("*.mid"))]
@@ -106,7 +105,7 @@ def write_downloads(artist_dir: Path, artist: str, run_dir: Path | None) -> list
     return lines
 
 
-def write_artist_index(artist_dir: Path, artist: str, run_dir: Path | None = None) -> Path:
+def write_artist_index(artist_dir: Path, artist: str, runs_root: Path | None = None) -> Path:
     """The artist's landing page: how to reproduce it, downloads, provenance (parameters,
     versions, data hash, run time)."""
     provenance = read_json_or_none(artist_dir / "provenance.json") or {}
@@ -116,7 +115,7 @@ def write_artist_index(artist_dir: Path, artist: str, run_dir: Path | None = Non
         "table below records exactly how."
     )
     lines += ["", *reproduce_lines(provenance, artist)]
-    downloads = write_downloads(artist_dir, artist, run_dir)
+    downloads = write_downloads(artist_dir, artist, runs_root)
     lines += ["", *downloads] if downloads else []
     lines += ["", "## Provenance"]
     lines += ["", "| | |", "|---|---|"]
@@ -228,12 +227,16 @@ def write_execution_page(root: Path, artists: list[str], chapters: dict[str, dic
 
 def page_title(stem: str) -> str | None:
     """A distinct sidebar title for an executed notebook (several share a source notebook)."""
-    if stem.startswith("02_train_"):
-        name = stem.removeprefix("02_train_")
-        window = name.endswith("_window")
-        preset, vocabulary = parse_run_name(name.removesuffix("_window"))
+    run = parse_train_page_name(stem)
+    if run is not None:
+        preset, vocabulary, split = run
         notes = [
-            n for n, on in (("window split", window), ("timed tokens", vocabulary == "timed")) if on
+            n
+            for n, on in (
+                ("window split", split == "window"),
+                ("timed tokens", vocabulary == "timed"),
+            )
+            if on
         ]
         return f"Training {preset}" + (f" ({', '.join(notes)})" if notes else "")
     return {"01_explore": "Exploring the data", "03_evaluate": "Listening and evaluation"}.get(stem)
@@ -320,7 +323,7 @@ def copy_media(root: Path, html_dir: Path) -> int:
 
 def build_book(
     data_dir: Path,
-    run_dir: Path,
+    runs_root: Path,
     profile: str = "quick",
     cache_dir: Path = Path(".cache"),
     root: Path | None = None,
@@ -333,7 +336,7 @@ def build_book(
         raise BookError("no executed artist notebooks in book/artists; run `pianogen batch` first")
     parameters = {
         "data_dir": notebook_path(data_dir),
-        "run_dir": notebook_path(run_dir),
+        "runs_root": notebook_path(runs_root),
         "cache_dir": notebook_path(cache_dir),
         "profile": profile,
         "benchmarks_json": notebook_path(root / "benchmarks" / "results.json"),
@@ -354,7 +357,7 @@ def build_book(
     done = dict.fromkeys(chapters, True)
     for artist in artists:
         artist_dir = root / "book" / "artists" / artist
-        write_artist_index(artist_dir, artist, run_dir)
+        write_artist_index(artist_dir, artist, runs_root)
         for notebook in artist_notebooks(artist_dir):
             tidy_cells_for_readers(notebook)
     for notebook in sorted((root / "book" / "generated").glob("*.ipynb")):

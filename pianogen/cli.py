@@ -62,38 +62,26 @@ def cmd_explore(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from pianogen.config import (
-        RunConfig,
-        SplitConfig,
-        TokenConfig,
-        TrainConfig,
-        model_preset,
-        optimizer_for,
-    )
+    from pianogen.config import make_run_config
     from pianogen.train import train
 
-    optimizer, learning_rate = optimizer_for(args.preset)
-    train_config = TrainConfig(
+    config = make_run_config(
+        args.artist,
+        args.preset,
+        split=args.split,
+        vocabulary=args.vocabulary,
         epochs=args.epochs,
         batch_size=args.batch_size,
-        optimizer=optimizer if args.optimizer is None else args.optimizer,
-        learning_rate=learning_rate if args.learning_rate is None else args.learning_rate,
+        optimizer=args.optimizer,  # None: the preset's (optimizer_for)
+        learning_rate=args.learning_rate,
         seed=args.seed,
         max_train_windows=args.max_train_windows,
         patience=args.patience,
         plateau=args.plateau,
-    )
-    config = RunConfig(
-        artist=args.artist,
-        model=model_preset(args.preset).replace(unroll=args.unroll),
-        tokens=TokenConfig(
-            vocabulary=args.vocabulary,
-            engine=args.engine,
-            min_count=args.min_count,
-            augment_keys=args.augment_keys,
-        ),
-        split=SplitConfig(kind=args.split, seed=args.seed),
-        train=train_config,
+        unroll=args.unroll,
+        engine=args.engine,
+        min_count=args.min_count,
+        augment_keys=args.augment_keys,
     )
     run_dir = train(
         config,
@@ -110,6 +98,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_run(args: argparse.Namespace):
+    from pianogen.runs import open_run
+
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    return open_run(Path(args.run_dir), data_dir=data_dir, cache_dir=Path(args.cache_dir))
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from pianogen.config import GenerateConfig
     from pianogen.generate import generate_run
@@ -123,15 +118,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         primer=args.primer,
     )
-    paths = generate_run(
-        Path(args.run_dir),
-        config,
-        out_dir=Path(args.out) if args.out else None,
-        data_dir=Path(args.data_dir) if args.data_dir else None,
-        cache_dir=Path(args.cache_dir),
-        mode=args.mode,
-    )
-    for path in paths:
+    out_dir = Path(args.out) if args.out else None
+    for path in generate_run(_open_run(args), config, out_dir=out_dir, mode=args.mode):
         print(path)
     return 0
 
@@ -141,12 +129,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from pianogen.evaluate import evaluate_run
 
     config = GenerateConfig(count=args.count, tokens=args.tokens, seed=args.seed)
-    evaluate_run(
-        Path(args.run_dir),
-        data_dir=Path(args.data_dir) if args.data_dir else None,
-        cache_dir=Path(args.cache_dir),
-        gen_config=config,
-    )
+    evaluate_run(_open_run(args), gen_config=config)
     print(Path(args.run_dir) / "evaluation.json")
     return 0
 
@@ -163,7 +146,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         scheduler=args.scheduler,
         force=args.force,
-        run_dir=Path(args.out),
+        runs_root=Path(args.out),
         cache_dir=Path(args.cache_dir),
         stream=sys.stderr,
         verbose=args.verbose,
@@ -178,7 +161,7 @@ def cmd_book(args: argparse.Namespace) -> int:
 
     index = build_book(
         data_dir=Path(args.data_dir),
-        run_dir=Path(args.runs),
+        runs_root=Path(args.runs),
         profile=args.profile,
         cache_dir=Path(args.cache_dir),
     )
@@ -264,13 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="unroll the recurrent layers: ~1.2x faster training on CPU, slower to build",
     )
-    p.add_argument("--out", default="runs", help="RUN_DIR (default runs)")
+    p.add_argument("--out", default="runs", help="RUNS_ROOT (default runs)")
     p.add_argument(
         "--force", action="store_true", help="start over instead of resuming an existing run"
     )
 
     p = add("generate", cmd_generate, "sample new pieces from a trained run")
-    p.add_argument("run_dir", help="a run folder RUN_DIR/<artist>/<preset>")
+    p.add_argument("run_dir", help="a run folder RUNS_ROOT/<artist>/<run name>")
     p.add_argument("--count", type=int, default=4)
     p.add_argument("--tokens", type=int, default=200)
     p.add_argument("--temperature", type=float, default=1.0)
@@ -303,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--scheduler", default=None, help="address of a Dask scheduler")
     p.add_argument("--force", action="store_true", help="re-run unchanged artists")
-    p.add_argument("--out", default="runs", help="RUN_DIR (default runs)")
+    p.add_argument("--out", default="runs", help="RUNS_ROOT (default runs)")
 
     p = add("book", cmd_book, "build the Jupyter Book from the executed notebooks")
     data_args(p)

@@ -257,7 +257,6 @@ class RunConfig(_JsonConfig):
 
 
 TIMED_SUFFIX = "-timed"
-WINDOW_SPLIT_DIR = "_window-split"  # RUN_DIR/_window-split/<artist>/<preset>: the paper's split
 
 
 def run_name(preset: str, vocabulary: Vocabulary = "paper") -> str:
@@ -477,3 +476,82 @@ def profile(name: str) -> Profile:
         return PROFILES[name]
     except KeyError:
         raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}") from None
+
+
+# --------------------------------------------------------------------------- building runs
+# Flat setting names make_run_config accepts, and the section each belongs to. ``seed``
+# seeds both the split and training (as the CLI's --seed always has).
+_FLAT_SECTIONS: dict[str, tuple[str, ...]] = {
+    "model": tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name != "name"),
+    "tokens": tuple(f.name for f in dataclasses.fields(TokenConfig) if f.name != "vocabulary"),
+    "split": tuple(f.name for f in dataclasses.fields(SplitConfig) if f.name != "kind"),
+    "train": tuple(f.name for f in dataclasses.fields(TrainConfig)),
+}
+
+
+def make_run_config(
+    artist: str,
+    preset: str,
+    *,
+    split: SplitKind = "piece",
+    vocabulary: Vocabulary = "paper",
+    profile: str | Profile | None = None,
+    **settings: Any,
+) -> RunConfig:
+    """The one way a run's configuration is built from a preset and flat settings.
+
+    The CLI's ``train``, the batch (one per run of a profile) and notebook 02_train use it.
+    The starting point is ``profile``'s settings for this preset, split and vocabulary
+    (:meth:`Profile.train_for`, :meth:`Profile.tokens_for`), or without a profile the
+    defaults with the preset's optimizer (:func:`optimizer_for`). ``settings`` then change
+    single fields by name (``epochs=3``, ``augment_keys=12``, ``unroll=True``; ``seed`` sets
+    the split's and training's); ``None`` leaves a field as it is. An unknown name is a
+    ``ValueError`` listing the known ones.
+    """
+    base = (
+        None
+        if profile is None
+        else (profile if isinstance(profile, Profile) else PROFILES.get(profile))
+    )
+    if profile is not None and base is None:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
+    if base is None:
+        optimizer, learning_rate = optimizer_for(preset)
+        train = TrainConfig(optimizer=optimizer, learning_rate=learning_rate)
+        tokens = TokenConfig(vocabulary=vocabulary)
+    else:
+        train, tokens = base.train_for(vocabulary, preset), base.tokens_for(split, vocabulary)
+    sections: dict[str, Any] = {
+        "model": model_preset(preset),
+        "tokens": tokens,
+        "split": SplitConfig(kind=split, seed=train.seed),
+        "train": train,
+    }
+    known = {name for names in _FLAT_SECTIONS.values() for name in names}
+    unknown = sorted(set(settings) - known)
+    _check(not unknown, f"unknown setting(s) {unknown}; known: {sorted(known)}")
+    for section, names in _FLAT_SECTIONS.items():
+        changes = {k: settings[k] for k in names if settings.get(k) is not None}
+        if changes:
+            sections[section] = sections[section].replace(**changes)
+    return RunConfig(artist=artist, **sections)
+
+
+def notebook_run_config(run_config: dict[str, Any] | None, **values: Any) -> RunConfig:
+    """What notebook 02_train trains: ``run_config`` (a :meth:`RunConfig.to_dict`, as the
+    batch passes it) when given, else :func:`make_run_config` of the notebook's readable
+    values (``artist``, ``preset``, ``split``, ``vocabulary``, ``profile`` and settings)."""
+    if run_config:
+        return RunConfig.from_dict(run_config)
+    return make_run_config(values.pop("artist"), values.pop("preset"), **values)
+
+
+def notebook_generate_config(
+    generate_config: dict[str, Any] | None, **values: Any
+) -> GenerateConfig:
+    """What notebook 03_evaluate samples with: ``generate_config`` (a
+    :meth:`GenerateConfig.to_dict`, as the batch passes its profile's) when given, else a
+    :class:`GenerateConfig` of the notebook's readable values."""
+    if generate_config:
+        return GenerateConfig.from_dict(generate_config)
+    return GenerateConfig(**values)

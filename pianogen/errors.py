@@ -12,3 +12,15 @@ class PianogenError(Exception):
 
 class GenerateError(PianogenError, ValueError):
     """Generation cannot run as asked (missing model, short primer, bad sampling values)."""
+
+
+class RunError(PianogenError, ValueError):
+    """A run folder that cannot be used as asked (mismatch, corruption, missing files)."""
+
+
+class NoTrainedModel(RunError, GenerateError):
+    """A run folder without ``model.keras``: nothing to generate or evaluate yet."""
+
+
+class DataFolderMissing(RunError, GenerateError):
+    """The data folder a run's primers and held-out pieces come from does not exist."""

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,8 +37,7 @@ from pianogen.notes import TICKS_PER_QUARTER, Note
 if TYPE_CHECKING:
     import pandas as pd
 
-    from pianogen.train import Run
-    from pianogen.windows import Prepared
+    from pianogen.runs import Run
 
 __all__ = [
     "EVALUATION_FORMAT",
@@ -54,6 +52,7 @@ __all__ = [
     "heldout_excerpts",
     "kl_divergence",
     "memorization",
+    "memorization_table",
     "metric_frame",
     "metric_summary",
     "ngram_repetition",
@@ -459,20 +458,16 @@ def _clean(value: Any) -> Any:
 
 
 def evaluate_run(
-    run_dir: Path,
-    data_dir: Path | None = None,
-    cache_dir: Path = Path(".cache"),
+    run: Run,
     gen_config: GenerateConfig | None = None,
     sweep_temperatures: Sequence[float] = SWEEP_TEMPERATURES,
     *,
     mode: str = "window",
     max_heldout: int = 64,
     sweep_count: int = 4,
-    prepared: Prepared | None = None,
-    run: Run | None = None,
-    progress: bool = False,
 ) -> dict[str, Any]:
-    """Evaluate a run folder; write and return ``run_dir/evaluation.json``.
+    """Evaluate an opened run (:func:`pianogen.runs.open_run`); write and return
+    ``<run folder>/evaluation.json``.
 
     Generates ``gen_config.count`` continuations exactly as :func:`pianogen.generate.
     generate_run` does (same primers and seed), computes :func:`piece_metrics` for them and
@@ -480,34 +475,22 @@ def evaluate_run(
     compares the two sets (:func:`compare_sets`), audits both against the training pieces
     (:func:`memorization`) and runs a :func:`temperature_sweep` from the first
     ``sweep_count`` primers (no temperatures: no sweep).
-    ``prepared`` (from :func:`pianogen.windows.prepare`) and ``run`` (from
-    :func:`pianogen.train.load_run`) skip loading them again.
     """
     from pianogen import tokens as tok
-    from pianogen.generate import (
-        _resolve_data_dir,
-        _run_ids,
-        check_sampling,
-        generate_samples,
-        load_run_checked,
-    )
-    from pianogen.windows import prepare
+    from pianogen.generate import check_sampling, generate_samples
 
     gen_config = GenerateConfig() if gen_config is None else gen_config
     check_sampling(gen_config.temperature, gen_config.top_k, gen_config.top_p)
-    run = load_run_checked(run_dir) if run is None else run
-    if prepared is None:
-        data = _resolve_data_dir(data_dir, run.path)
-        prepared = prepare(run.config, data, Path(cache_dir), progress=progress)
+    prepared = run.prepared
     vocabulary = run.config.tokens.vocabulary
-    samples = generate_samples(run, prepared, gen_config, mode=mode)
+    samples = generate_samples(run, gen_config, mode=mode)
 
     def decode(ids_seqs: Iterable[np.ndarray]) -> list[list[str]]:
         return [run.vocab.decode(s) for s in ids_seqs]
 
-    train_tokens = decode(_run_ids(run, prepared, "train"))
+    train_tokens = decode(run.ids("train"))
     index = TrainingIndex(train_tokens, prepared.names["train"], vocabulary)
-    test_tokens = decode(_run_ids(run, prepared, "test"))
+    test_tokens = decode(run.ids("test"))
     excerpts = heldout_excerpts(
         test_tokens, prepared.names["test"], gen_config.tokens, max_heldout, gen_config.seed
     )
@@ -569,7 +552,7 @@ def evaluate_run(
         "sweep": [] if sweep is None else sweep.to_dict(orient="records"),
     }
     result = _clean(result)
-    atomic_write_json(Path(run_dir) / "evaluation.json", result)
+    atomic_write_json(run.path / "evaluation.json", result)
     return result
 
 
@@ -600,3 +583,38 @@ def metric_summary(frame: pd.DataFrame, label: str) -> dict[str, Any]:
         values = pd.to_numeric(column, errors="coerce").dropna()
         row[feature] = f"{values.mean():.2f} ± {values.std(ddof=0):.2f}" if len(values) else "–"
     return row
+
+
+MEMORIZATION_COLUMNS = {  # summary key of memorization() -> column of memorization_table
+    "longest_copy_median": "longest verbatim (median)",
+    "longest_copy_max": "longest verbatim (max)",
+    "longest_copy_transposed_max": "longest transposed (max)",
+    "ngram8_copied": "8-grams copied (mean)",
+    "ngram8_copied_transposed": "8-grams copied, any key (mean)",
+}
+
+
+def memorization_table(evaluations: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """The copy audit of several runs side by side (one :func:`evaluate_run` result per
+    label), read from each :func:`memorization` ``summary``: a row per run's generated
+    continuations and one for the held-out excerpts (the first run's: runs with the same
+    tokens and split share them), with the count of pieces audited."""
+    import pandas as pd
+
+    rows = []
+    for label, evaluation in evaluations.items():
+        memo = evaluation["memorization"]
+        for name, prefix, audits in (
+            (label, "", memo["generated"]),
+            ("held-out excerpts", "heldout_", memo["heldout"]),
+        ):
+            if not audits:
+                continue
+            row = {"run": name, "pieces": len(audits)}
+            row |= {
+                col: memo["summary"].get(prefix + key) for key, col in MEMORIZATION_COLUMNS.items()
+            }
+            rows.append(row)
+    if not rows:
+        return pd.DataFrame(columns=["pieces", *MEMORIZATION_COLUMNS.values()])
+    return pd.DataFrame(rows).drop_duplicates(subset="run").set_index("run")

@@ -59,13 +59,11 @@ if TYPE_CHECKING:
     import keras
 
     from pianogen.notes import Note
-    from pianogen.train import Run
-    from pianogen.windows import Prepared
+    from pianogen.runs import Run
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "DEFAULT_DATA_DIR",
     "MODES",
     "SAMPLE_FORMAT",
     "GenerateError",
@@ -86,7 +84,6 @@ __all__ = [
 
 MODES = ("window", "stream")
 SAMPLE_FORMAT = "pianogen-sample/1"
-DEFAULT_DATA_DIR = Path("data/midi")
 SAMPLE_QPM = 120.0  # the tempo generated MIDI is written at (token streams carry no tempo)
 
 
@@ -300,23 +297,13 @@ class Sample:
         return self.primer_tokens + self.continuation_tokens
 
 
-def _run_ids(run: Run, prepared: Prepared, split: str) -> list[np.ndarray]:
-    """``prepared.splits[split]`` in the run's vocabulary (the one the model was trained on)."""
-    seqs = prepared.splits[split]
-    if list(prepared.vocab.tokens) == list(run.vocab.tokens):
-        return [np.asarray(s, dtype=np.int32) for s in seqs]
-    log.warning("the data's vocabulary differs from the run's; re-encoding with the run's")
-    return [run.vocab.encode(prepared.vocab.decode(s)) for s in seqs]
-
-
-def generate_samples(
-    run: Run, prepared: Prepared, gen_config: GenerateConfig, *, mode: str = "window"
-) -> list[Sample]:
+def generate_samples(run: Run, gen_config: GenerateConfig, *, mode: str = "window") -> list[Sample]:
     """``gen_config.count`` samples of ``gen_config.tokens`` tokens from primers drawn from
-    the ``gen_config.primer`` split (held-out test pieces by default)."""
+    the ``gen_config.primer`` split (held-out test pieces by default) of an opened run
+    (:func:`pianogen.runs.open_run`)."""
     split = gen_config.primer
-    seq_len = int(run.model.input_shape[1])
-    seqs = _run_ids(run, prepared, split)
+    seq_len = run.seq_len
+    seqs = run.ids(split)
     picks = choose_primers(seqs, gen_config.count, seq_len, gen_config.seed)
     primers = np.stack([seqs[i][s : s + seq_len] for i, s in picks])
     continuation = generate_ids(run.model, primers, gen_config.tokens, gen_config, mode=mode)
@@ -332,7 +319,7 @@ def generate_samples(
                 primer_tokens=run.vocab.decode(primer),
                 continuation_tokens=run.vocab.decode(cont),
                 primer_split=split,
-                primer_piece=str(prepared.names[split][piece]),
+                primer_piece=str(run.prepared.names[split][piece]),
                 primer_start=start,
                 meta={"mode": mode},
             )
@@ -340,78 +327,34 @@ def generate_samples(
     return samples
 
 
-def _resolve_data_dir(data_dir: Path | None, run_dir: Path | None = None) -> Path:
-    """``data_dir``; when it is not given, the folder the run was trained on (recorded in
-    its ``data.json``), else :data:`DEFAULT_DATA_DIR`."""
-    from pianogen.train import recorded_data_dir
-
-    recorded = recorded_data_dir(run_dir) if run_dir is not None and data_dir is None else None
-    path = Path(data_dir) if data_dir is not None else recorded or DEFAULT_DATA_DIR
-    if not path.is_dir():
-        if recorded is not None:
-            raise GenerateError(
-                f"the run was trained on the data folder {recorded}, which no longer exists; "
-                f"primers come from the artist's held-out pieces, so pass the folder that "
-                f"holds its artist now (--data-dir)"
-            )
-        raise GenerateError(
-            f"data folder {path} does not exist; primers come from the artist's held-out "
-            f"pieces, so pass the data folder the run was trained on (--data-dir)"
-        )
-    return path
-
-
-def load_run_checked(run_dir: Path) -> Run:
-    """:func:`pianogen.train.load_run` with a generation-specific message for empty folders."""
-    from pianogen.train import load_run
-
-    run_dir = Path(run_dir)
-    if not (run_dir / "model.keras").is_file():
-        raise GenerateError(
-            f"{run_dir} has no trained model (model.keras); train it first "
-            f"(pianogen train ... --out RUN_DIR) and pass RUN_DIR/<artist>/<preset>"
-        )
-    return load_run(run_dir)
-
-
 def _sample_stem(index: int) -> str:
     return f"sample_{index:02d}"
 
 
 def generate_run(
-    run_dir: Path,
+    run: Run,
     gen_config: GenerateConfig | None = None,
     out_dir: Path | None = None,
-    data_dir: Path | None = None,
-    cache_dir: Path = Path(".cache"),
     *,
     mode: str = "window",
-    prepared: Prepared | None = None,
-    run: Run | None = None,
-    progress: bool = False,
 ) -> list[Path]:
-    """Generate ``gen_config.count`` samples from a run folder and write them.
+    """Generate ``gen_config.count`` samples from an opened run
+    (:func:`pianogen.runs.open_run`) and write them.
 
-    For sample ``k`` (under ``out_dir``, default ``run_dir/samples``): ``sample_kk.mid``
+    For sample ``k`` (under ``out_dir``, default ``<run folder>/samples``): ``sample_kk.mid``
     (primer + continuation), ``sample_kk_continuation.mid`` (the continuation alone) and
     ``sample_kk.json`` (tokens, primer, seed, config, provenance; see :func:`load_sample`).
     Returns those paths in that order. MIDI uses the run's vocabulary's decoding at
     :data:`SAMPLE_QPM` with a piano program. Same seed and data -> byte-identical files.
     Raises :class:`NothingPlayable` (before writing anything) if a continuation holds
-    only rests. ``prepared`` (the run's data from :func:`pianogen.windows.prepare`) and
-    ``run`` (:func:`pianogen.train.load_run` of ``run_dir``) skip loading them again — and a
-    reused model reuses its compiled generation loop.
+    only rests. The run's data is prepared once and its compiled generation loop reused,
+    so generating and evaluating one opened run costs one parse.
     """
     from pianogen import tokens as tok
-    from pianogen.windows import prepare
 
     gen_config = GenerateConfig() if gen_config is None else gen_config
     check_sampling(gen_config.temperature, gen_config.top_k, gen_config.top_p)
-    run = load_run_checked(run_dir) if run is None else run
-    if prepared is None:
-        data = _resolve_data_dir(data_dir, run.path)
-        prepared = prepare(run.config, data, Path(cache_dir), progress=progress)
-    samples = generate_samples(run, prepared, gen_config, mode=mode)
+    samples = generate_samples(run, gen_config, mode=mode)
     vocabulary = run.config.tokens.vocabulary
     decoded = []
     for s in samples:
@@ -423,7 +366,7 @@ def generate_run(
             )
         decoded.append((tok.decode(s.tokens, vocabulary), continuation))
 
-    out_dir = Path(run_dir) / "samples" if out_dir is None else Path(out_dir)
+    out_dir = run.path / "samples" if out_dir is None else Path(out_dir)
     paths: list[Path] = []
     for s, (full, continuation) in zip(samples, decoded, strict=True):
         stem = _sample_stem(s.index)

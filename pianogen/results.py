@@ -12,31 +12,16 @@ from typing import Any
 
 import pandas as pd
 
-from pianogen.config import MODEL_PRESETS, PAPER_RESULTS, WINDOW_SPLIT_DIR, parse_run_name
+from pianogen.config import MODEL_PRESETS, PAPER_RESULTS, parse_run_name
 from pianogen.evaluate import reference_check
 from pianogen.io import read_json_or_none
+from pianogen.runs import run_folders
 
 
-def run_folders(run_dir: Path) -> list[tuple[str, str, str, Path]]:
-    """Every finished run as ``(artist, preset, split, folder)``, sorted."""
-    run_dir = Path(run_dir)
-    found = []
-    for split, base in (("piece", run_dir), ("window", run_dir / WINDOW_SPLIT_DIR)):
-        if not base.is_dir():
-            continue
-        for metrics in sorted(base.glob("*/*/metrics.json")):
-            folder = metrics.parent
-            artist = folder.parent.name
-            if artist.startswith(("_", ".")):
-                continue
-            found.append((artist, folder.name, split, folder))
-    return found
-
-
-def summary_table(run_dir: Path) -> pd.DataFrame:
+def summary_table(runs_root: Path) -> pd.DataFrame:
     """One row per (artist, preset, split): test loss/accuracy of the model and baselines."""
     rows = []
-    for artist, preset, split, folder in run_folders(run_dir):
+    for artist, preset, split, folder in run_folders(runs_root):
         metrics = read_json_or_none(folder / "metrics.json") or {}
         model = metrics.get("model", {})
         row: dict[str, Any] = {
@@ -186,7 +171,7 @@ def best_networks(table: pd.DataFrame) -> pd.DataFrame:
     return out[columns]
 
 
-def convergence_table(run_dir: Path) -> pd.DataFrame:
+def convergence_table(runs_root: Path) -> pd.DataFrame:
     """Every held-out-piece run's learning curve in long form, one row per epoch.
 
     Columns: artist, run, vocabulary, epoch, windows seen so far, minutes of training so far,
@@ -199,7 +184,7 @@ def convergence_table(run_dir: Path) -> pd.DataFrame:
     columns += ["validation loss", "validation accuracy", "unigram loss", "3-gram accuracy"]
     columns += ["validation windows"]
     frames = []
-    for artist, run, split, folder in run_folders(run_dir):
+    for artist, run, split, folder in run_folders(runs_root):
         history = folder / "history.csv"
         metrics = read_json_or_none(folder / "metrics.json") or {}
         if split != "piece" or not history.is_file():
@@ -296,10 +281,10 @@ def headline_figures(table: pd.DataFrame) -> dict[str, str]:
     return figures
 
 
-def artist_headlines(run_dir: Path) -> dict[str, str]:
+def artist_headlines(runs_root: Path) -> dict[str, str]:
     """Per artist, one line for the end of a batch: the best held-out network's test
     accuracy beside the 3-gram's, per vocabulary (``paper 21.9% vs 3-gram 14.2%``)."""
-    table = summary_table(run_dir)
+    table = summary_table(runs_root)
     best = best_networks(table) if not table.empty else pd.DataFrame()
     lines: dict[str, list[str]] = {}
     for (artist, vocabulary), row in best.iterrows():

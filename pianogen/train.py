@@ -1,16 +1,9 @@
 """Fit one model preset on one artist: checkpoints, resume, early stopping, test metrics.
 
-A run folder ``out_dir/<artist>/<model name>/`` holds::
-
-    config.json        the RunConfig (a rerun with a different config is refused)
-    vocab.json         the training vocabulary (a rerun whose data gives another is refused)
-    model.keras        the weights with the best validation loss so far
-    history.csv        one row per completed epoch (metrics only: reruns compare byte-equal)
-    metrics.json       test scores of the best model, the baselines, the paper's figures
-    data.json          the data folder (absolute path) and data hash it was trained on:
-                       generate/evaluate use that folder when no --data-dir is given
-    checkpoint/        epoch-NNNN.keras (the last completed epoch, optimizer included)
-                       and state.json (the commit point of every epoch)
+Training writes the run folder :mod:`pianogen.runs` describes (config.json, vocab.json,
+model.keras, history.csv, metrics.json, data.json) plus ``checkpoint/``: epoch-NNNN.keras
+(the last completed epoch, optimizer included) and state.json (the commit point of every
+epoch).
 
 Every file is written atomically. ``state.json`` is written last in an epoch, so a process
 killed at any moment resumes from the last epoch it names. Training is deterministic given
@@ -24,90 +17,43 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import logging
 import time
-import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pianogen.baselines import baseline_metrics
-from pianogen.config import PAPER_RESULTS, WINDOW_SPLIT_DIR, RunConfig
-from pianogen.errors import PianogenError
+from pianogen.config import PAPER_RESULTS, RunConfig
 from pianogen.io import atomic_path, atomic_write_json, atomic_write_text, read_json
 from pianogen.models import build_model, copy_weights
+from pianogen.runs import (
+    DATA_RECORD,
+    FRESH_HINT,
+    HISTORY_COLUMNS,
+    METRICS,
+    RunError,
+    load_keras_model,
+    run_dir_for,
+)
 from pianogen.windows import Prepared, Windows, prepare
 
 if TYPE_CHECKING:
     import keras
-    import pandas as pd
     import tensorflow as tf
 
-    from pianogen.vocab import Vocab
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "HISTORY_COLUMNS",
-    "Run",
-    "RunError",
     "compile_model",
     "evaluate_windows",
-    "history_frame",
-    "load_keras_model",
-    "load_run",
-    "metrics_table",
-    "recorded_data_dir",
-    "run_dir_for",
     "train",
     "train_prepared",
 ]
 
-HISTORY_COLUMNS = (
-    "epoch",
-    "windows",
-    "loss",
-    "accuracy",
-    "top_5_accuracy",
-    "val_loss",
-    "val_accuracy",
-    "val_top_5_accuracy",
-)
-_METRICS = ("loss", "accuracy", "top_5_accuracy")
 _STATE = "checkpoint/state.json"
-DATA_RECORD = "data.json"  # the data folder (absolute) and data hash the run was trained on
-_FRESH_HINT = "use a fresh --out folder, or --force to start this run over"
-
-
-class RunError(PianogenError, ValueError):
-    """A run folder that cannot be used as asked (mismatch, corruption, missing files)."""
-
-
-@dataclass
-class Run:
-    """A trained run, ready for generation and evaluation."""
-
-    config: RunConfig
-    vocab: Vocab
-    model: keras.Model
-    path: Path
-
-
-def run_dir_for(out_dir: Path, run_config: RunConfig) -> Path:
-    """``out_dir/<artist>/<run name>``; window-split runs go to ``out_dir/_window-split/...``.
-
-    The run name is the model preset, with ``-timed`` for the timed vocabulary
-    (:attr:`RunConfig.run_name`). The paper's window split gets its own tree
-    (``pianogen.config.WINDOW_SPLIT_DIR``) so the same preset can be trained on both splits
-    side by side and the book tells them apart.
-    """
-    base = Path(out_dir)
-    if run_config.split.kind == "window":
-        base = base / WINDOW_SPLIT_DIR
-    return base / run_config.artist / run_config.run_name
 
 
 def train(
@@ -143,15 +89,6 @@ def train(
     )
 
 
-def recorded_data_dir(run_dir: Path) -> Path | None:
-    """The data folder a run was trained on (its ``data.json``), or ``None`` if unrecorded."""
-    try:
-        value = read_json(Path(run_dir) / DATA_RECORD).get("data_dir")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return Path(value) if isinstance(value, str) and value else None
-
-
 # ----------------------------------------------------------------------------- models
 def compile_model(model: keras.Model, run_config: RunConfig) -> keras.Model:
     """Optimizer from TrainConfig (Adamax 0.001 by default), sparse CE, accuracy and top-5."""
@@ -174,22 +111,6 @@ def compile_model(model: keras.Model, run_config: RunConfig) -> keras.Model:
     return model
 
 
-def load_keras_model(path: Path, *, compile: bool = True) -> keras.Model:
-    """``keras.models.load_model(path, safe_mode=True)`` with a clear error for bad files."""
-    import keras
-
-    path = Path(path)
-    if not path.is_file():
-        raise RunError(f"model file {path} is missing; train the run first")
-    try:
-        return keras.models.load_model(path, safe_mode=True, compile=compile)
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
-        raise RunError(
-            f"model file {path} is corrupt or not a Keras model ({type(exc).__name__}: "
-            f"{str(exc)[:200]}); delete the run folder and train again ({_FRESH_HINT})"
-        ) from None
-
-
 def _reseed_dropout(model: keras.Model, seed: int, epoch: int) -> None:
     """Set every random-generator state of the model from ``(seed, epoch, index)``.
 
@@ -208,7 +129,7 @@ def evaluate_windows(model: keras.Model, windows: Windows, batch_size: int) -> d
     if len(windows) == 0:
         raise ValueError("cannot evaluate on zero windows")
     result = model.evaluate(windows.dataset(batch_size), verbose=0, return_dict=True)
-    scores = {name: float(result[name]) for name in _METRICS}
+    scores = {name: float(result[name]) for name in METRICS}
     scores["perplexity"] = float(np.exp(scores["loss"]))
     scores["tokens"] = len(windows)
     return scores
@@ -250,22 +171,22 @@ def _check_folder(run_dir: Path, run_config: RunConfig, prepared: Prepared) -> d
         try:
             saved = RunConfig.load(config_path)
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise RunError(f"{config_path} is unreadable ({exc}); {_FRESH_HINT}") from None
+            raise RunError(f"{config_path} is unreadable ({exc}); {FRESH_HINT}") from None
         if saved.to_dict() != run_config.to_dict():
             changed = _diff(saved.to_dict(), run_config.to_dict())
             raise RunError(
                 f"{run_dir} holds a run with another configuration (differs in {changed}); "
-                f"{_FRESH_HINT}"
+                f"{FRESH_HINT}"
             )
     if vocab_path.exists():
         try:
             saved_vocab = Vocab.load(vocab_path)
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise RunError(f"{vocab_path} is unreadable ({exc}); {_FRESH_HINT}") from None
+            raise RunError(f"{vocab_path} is unreadable ({exc}); {FRESH_HINT}") from None
         if list(saved_vocab.tokens) != list(prepared.vocab.tokens):
             raise RunError(
                 f"{run_dir} was trained with another vocabulary ({len(saved_vocab)} tokens, "
-                f"now {len(prepared.vocab)}: the data changed); {_FRESH_HINT}"
+                f"now {len(prepared.vocab)}: the data changed); {FRESH_HINT}"
             )
     state_path = run_dir / _STATE
     if not state_path.exists():
@@ -273,9 +194,9 @@ def _check_folder(run_dir: Path, run_config: RunConfig, prepared: Prepared) -> d
     try:
         state = read_json(state_path)
     except (OSError, ValueError) as exc:
-        raise RunError(f"{state_path} is unreadable ({exc}); {_FRESH_HINT}") from None
+        raise RunError(f"{state_path} is unreadable ({exc}); {FRESH_HINT}") from None
     if state.get("data_hash") != prepared.data_hash:
-        raise RunError(f"{run_dir} was trained on other data (data hash differs); {_FRESH_HINT}")
+        raise RunError(f"{run_dir} was trained on other data (data hash differs); {FRESH_HINT}")
     return state
 
 
@@ -421,8 +342,8 @@ def train_prepared(
         val = scorer.evaluate(val_ds, verbose=0, return_dict=True)
         val_seconds = time.perf_counter() - started
         row: dict[str, Any] = {"epoch": epoch + 1, "windows": len(epoch_w)}
-        row.update({name: float(fit.history[name][-1]) for name in _METRICS})
-        row.update({f"val_{name}": float(val[name]) for name in _METRICS})
+        row.update({name: float(fit.history[name][-1]) for name in METRICS})
+        row.update({f"val_{name}": float(val[name]) for name in METRICS})
         improved = state["best_val_loss"] is None or row["val_loss"] < state["best_val_loss"]
         if improved:
             _save_model(scorer, run_dir / "model.keras")
@@ -537,7 +458,7 @@ def _finish(
         "best_val_loss": state["best_val_loss"],
         "stopped_early": state["epoch"] < tc.epochs,
         "stop_reason": _stop_reason(state, tc),
-        "final_train": {name: state["history"][-1][name] for name in _METRICS if state["history"]},
+        "final_train": {name: state["history"][-1][name] for name in METRICS if state["history"]},
         "train_seconds": train_seconds,
         "sequences_per_s": trained / train_seconds if train_seconds > 0 else None,
         "sequences_per_s_median": _median_rate(state),
@@ -568,67 +489,3 @@ def _median_rate(state: dict) -> float | None:
         if t["train_seconds"] > 0
     ]
     return float(np.median(rates)) if rates else None
-
-
-# ------------------------------------------------------------------------------ results
-def load_run(run_dir: Path) -> Run:
-    """A finished (or in-progress) run's config, vocabulary and best model."""
-    from pianogen.vocab import Vocab
-
-    run_dir = Path(run_dir)
-    for name in ("config.json", "vocab.json", "model.keras"):
-        if not (run_dir / name).is_file():
-            raise RunError(f"{run_dir} is not a trained run folder ({name} is missing)")
-    try:
-        config = RunConfig.load(run_dir / "config.json")
-        vocab = Vocab.load(run_dir / "vocab.json")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise RunError(f"{run_dir}: config.json or vocab.json is unreadable ({exc})") from None
-    model = load_keras_model(run_dir / "model.keras")
-    outputs = int(model.output_shape[-1])
-    if outputs != len(vocab):
-        raise RunError(
-            f"{run_dir}: model.keras predicts {outputs} tokens but vocab.json has {len(vocab)}; "
-            f"{_FRESH_HINT}"
-        )
-    return Run(config=config, vocab=vocab, model=model, path=run_dir)
-
-
-def history_frame(run_dir: Path) -> pd.DataFrame:
-    """``history.csv`` in long form: epoch, metric, split ("train"/"validation"), value."""
-    import pandas as pd
-
-    path = Path(run_dir) / "history.csv"
-    if not path.is_file():
-        raise RunError(f"{path} is missing; train the run first")
-    wide = pd.read_csv(path)
-    rows = []
-    for name in _METRICS:
-        for split, column in (("train", name), ("validation", f"val_{name}")):
-            part = wide[["epoch", column]].rename(columns={column: "value"})
-            rows.append(part.assign(metric=name, split=split))
-    return pd.concat(rows, ignore_index=True)[["epoch", "metric", "split", "value"]]
-
-
-def metrics_table(run_dir: Path) -> pd.DataFrame:
-    """Test scores of the model, the three baselines and the paper's quoted figures."""
-    import pandas as pd
-
-    path = Path(run_dir) / "metrics.json"
-    try:
-        metrics = read_json(path)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RunError(f"{path} is missing or unreadable ({exc}); train the run first") from None
-    columns = ["loss", "accuracy", "top_5_accuracy", "perplexity", "tokens"]
-    rows = [{"predictor": f"{metrics['preset']} (ours)", **metrics["model"]}]
-    labels = {
-        "majority": "majority token",
-        "unigram": "unigram sampling (expected)",
-        "ngram": f"{metrics['baselines']['ngram'].get('order', 3)}-gram",
-    }
-    for key, label in labels.items():
-        rows.append({"predictor": label, **metrics["baselines"][key]})
-    paper = metrics["paper"]
-    rows.append({"predictor": f"paper's {metrics['cell'].upper()} (quoted)", **paper})
-    table = pd.DataFrame(rows).set_index("predictor")
-    return table.reindex(columns=columns)

@@ -128,26 +128,34 @@ def test_paper_presets_keep_the_paper_optimizer_in_every_profile():
 
 def test_the_batch_hands_each_run_its_augmentation_and_optimizer(tmp_path):
     from pianogen import batch
+    from pianogen.config import RunConfig
 
     declared = {
         "01_explore": {"artist"},
-        "02_train": {"preset", "split", "vocabulary", "augment_keys", "optimizer", "epochs"},
+        "02_train": {"run_config"},
         "03_evaluate": {"artist"},
     }
-    paths = {k: tmp_path / k for k in ("notebooks_dir", "out_dir", "data_dir", "run_dir")}
+    paths = {k: tmp_path / k for k in ("notebooks_dir", "out_dir", "data_dir", "runs_root")}
     tasks = batch.plan_tasks(
         "a", PROFILES["quick"], declared=declared, cache_dir=tmp_path / "c", **paths
     )
-    runs = {t.name: t.parameters for t in tasks if t.name.startswith("02_train")}
-    assert runs["02_train_pianogen-gru"]["augment_keys"] == 12
-    assert runs["02_train_pianogen-gru"]["optimizer"] == "adam"
-    assert runs["02_train_paper-gru"] | {} == {
-        "preset": "paper-gru",
-        "split": "piece",
-        "vocabulary": "paper",
-        "augment_keys": 12,
-        "optimizer": "adamax",
-        "epochs": 6,
+    runs = {
+        t.name: RunConfig.from_dict(t.parameters["run_config"])
+        for t in tasks
+        if t.name.startswith("02_train")
     }
-    assert runs["02_train_paper-gru_window"]["augment_keys"] == 1  # never on the window split
-    assert runs["02_train_pianogen-gru-timed"]["augment_keys"] == 12
+    assert runs["02_train_pianogen-gru"].tokens.augment_keys == 12
+    assert runs["02_train_pianogen-gru"].train.optimizer == "adam"
+    paper = runs["02_train_paper-gru"]
+    assert (paper.model.name, paper.split.kind, paper.tokens.vocabulary) == (
+        "paper-gru",
+        "piece",
+        "paper",
+    )
+    assert (paper.tokens.augment_keys, paper.train.optimizer, paper.train.epochs) == (
+        12,
+        "adamax",
+        6,
+    )
+    assert runs["02_train_paper-gru_window"].tokens.augment_keys == 1  # never on the window split
+    assert runs["02_train_pianogen-gru-timed"].tokens.augment_keys == 12

@@ -1,6 +1,6 @@
 """The per-artist papermill batch, with tiny dummy notebooks (the real ones need models).
 
-Each dummy notebook appends one JSON line to ``<run_dir>/executions.log`` when it starts and
+Each dummy notebook appends one JSON line to ``<runs_root>/executions.log`` when it starts and
 one when it ends, so the tests count executions exactly. Kernel start-up costs ~1 s per
 notebook here, so the tests that execute notebooks are marked slow.
 """
@@ -20,7 +20,7 @@ import nbformat
 import pytest
 
 from pianogen import batch, execution
-from pianogen.config import GenerateConfig, Profile, TrainConfig
+from pianogen.config import GenerateConfig, Profile, RunConfig, TrainConfig
 
 PROFILE = Profile(
     name="test",
@@ -32,7 +32,7 @@ PROFILE = Profile(
 LOGGER = """
 import json, os, pathlib, time
 def record(event):
-    log = pathlib.Path(run_dir) / "executions.log"
+    log = pathlib.Path(runs_root) / "executions.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as handle:
         handle.write(json.dumps({"nb": NB, "artist": artist, "event": event,
@@ -66,20 +66,21 @@ def notebooks(tmp_path: Path) -> Path:
     folder.mkdir()
     make_notebook(
         folder / "01_explore.ipynb",
-        'artist = ""\ndata_dir = ""\nrun_dir = ""\nmedia_dir = ""',
+        'artist = ""\ndata_dir = ""\nruns_root = ""\nmedia_dir = ""',
         'pathlib.Path(media_dir).mkdir(parents=True, exist_ok=True)\nprint("explored", artist)',
     )
     make_notebook(
         folder / "02_train.ipynb",
-        'artist = ""\nrun_dir = ""\npreset = ""\nepochs = 0\nbatch_size = 0',
+        'artist = ""\nruns_root = ""\nrun_config = None',
         'time.sleep(float(os.environ.get("PIANOGEN_TEST_SLEEP", "0")))\n'
+        'preset = run_config["model"]["name"]\n'
         'if artist == "bad":\n    raise RuntimeError(f"boom while training {preset}")\n'
-        "assert epochs == 1 and batch_size == 8",
+        'assert run_config["train"]["epochs"] == 1 and run_config["train"]["batch_size"] == 8',
     )
     make_notebook(
         folder / "03_evaluate.ipynb",
-        'artist = ""\nrun_dir = ""\npresets = []\nn_samples = 0',
-        'assert presets == ["quick-gru"] and n_samples == 2',
+        'artist = ""\nruns_root = ""\npresets = []\ngenerate_config = None',
+        'assert presets == ["quick-gru"] and generate_config["count"] == 2',
     )
     return folder
 
@@ -91,8 +92,8 @@ def make_data(root: Path, *artists: str) -> Path:
     return root
 
 
-def executions(run_dir: Path, event: str = "end") -> list[tuple[str, str]]:
-    log = run_dir / "executions.log"
+def executions(runs_root: Path, event: str = "end") -> list[tuple[str, str]]:
+    log = runs_root / "executions.log"
     if not log.is_file():
         return []
     rows = [json.loads(line) for line in log.read_text().splitlines()]
@@ -102,7 +103,7 @@ def executions(run_dir: Path, event: str = "end") -> list[tuple[str, str]]:
 def dirs(tmp_path: Path, notebooks: Path) -> dict:
     return {
         "out_book": tmp_path / "book" / "artists",
-        "run_dir": tmp_path / "runs",
+        "runs_root": tmp_path / "runs",
         "cache_dir": tmp_path / "cache",
         "notebooks_dir": notebooks,
     }
@@ -151,6 +152,8 @@ def test_largest_artists_start_first(tmp_path):
 
 
 def test_plan_tasks_names_outputs_and_declared_parameters(tmp_path):
+    from pianogen.config import make_run_config
+
     profile = PROFILE.replace(
         presets=("quick-gru", "quick-lstm"),
         window_split=("quick-gru",),
@@ -158,16 +161,16 @@ def test_plan_tasks_names_outputs_and_declared_parameters(tmp_path):
         timed_train=PROFILE.train.replace(epochs=5),
     )
     declared = {
-        "01_explore": {"artist", "data_dir", "media_dir"},
-        "02_train": {"artist", "preset", "split", "vocabulary", "epochs", "n_samples"},
-        "03_evaluate": {"artist", "presets", "tokens", "window_split"},
+        "01_explore": {"artist", "data_dir", "media_dir", "vocabulary"},
+        "02_train": {"artist", "run_config", "runs_root", "epochs"},
+        "03_evaluate": {"artist", "presets", "generate_config", "tokens"},
     }
     out = tmp_path / "book" / "chopin"
     kwargs = dict(
         notebooks_dir=tmp_path / "nb",
         out_dir=out,
         data_dir=tmp_path / "data",
-        run_dir=tmp_path / "runs",
+        runs_root=tmp_path / "runs",
         cache_dir=tmp_path / "cache",
     )
     tasks = batch.plan_tasks("chopin", profile, declared=declared, **kwargs)
@@ -185,32 +188,34 @@ def test_plan_tasks_names_outputs_and_declared_parameters(tmp_path):
         "artist": "chopin",
         "data_dir": str((tmp_path / "data").resolve()),  # outside the checkout: absolute
         "media_dir": "media",  # the kernel runs in the artist's folder
+        "vocabulary": "paper",  # the runs' default tokens
     }
+    # Each training notebook gets its run's whole configuration as one value (no flat
+    # 'epochs': the notebook's readable override is left at its default).
+    window = make_run_config("chopin", "quick-gru", split="window", profile=profile)
     assert tasks[3].parameters == {
         "artist": "chopin",
-        "preset": "quick-gru",
-        "split": "window",
-        "vocabulary": "paper",
-        "epochs": 1,
-        "n_samples": 2,
+        "run_config": window.to_dict(),
+        "runs_root": str((tmp_path / "runs").resolve()),
     }
-    assert tasks[4].parameters["vocabulary"] == "timed"
-    assert tasks[4].parameters["split"] == "piece"
-    assert tasks[4].parameters["epochs"] == 5  # the profile's timed_train
-    assert [t.parameters["epochs"] for t in tasks[1:4]] == [1, 1, 1]
+    configs = [RunConfig.from_dict(t.parameters["run_config"]) for t in tasks[1:5]]
+    assert [c.run_name for c in configs] == [
+        "quick-gru",
+        "quick-lstm",
+        "quick-gru",
+        "quick-lstm-timed",
+    ]
+    assert [c.split.kind for c in configs] == ["piece", "piece", "window", "piece"]
+    assert [c.train.epochs for c in configs] == [1, 1, 1, 5]  # the profile's timed_train
     assert tasks[5].parameters == {
         "artist": "chopin",
         "presets": ["quick-gru", "quick-lstm", "quick-lstm-timed"],
-        "tokens": 8,
-        "window_split": ["quick-gru"],
+        "generate_config": profile.generate.to_dict(),  # one value, its seed included
     }
     assert tasks[5].requires_any == tuple(t.name for t in tasks[1:5])
-    # without a 'split' or 'vocabulary' parameter those extra runs are left out
-    declared["02_train"] -= {"split", "vocabulary"}
-    names = [t.name for t in batch.plan_tasks("chopin", profile, declared=declared, **kwargs)]
-    assert "02_train_quick-gru_window" not in names and len(names) == 4
-    declared["02_train"].discard("preset")
-    with pytest.raises(batch.BatchError, match="preset"):
+    # a training notebook that cannot receive a run configuration is refused up front
+    declared["02_train"].discard("run_config")
+    with pytest.raises(batch.BatchError, match="run_config"):
         batch.plan_tasks("chopin", profile, declared=declared, **kwargs)
 
 
@@ -308,12 +313,12 @@ def test_run_batch_user_errors(tmp_path, notebooks):
 def test_parameters_arrive_as_values(tmp_path):
     nb = make_notebook(
         tmp_path / "01_echo.ipynb",
-        'artist = ""\nrun_dir = ""',
-        'pathlib.Path(run_dir, "seen.json").write_text(json.dumps([artist, os.getcwd()]))',
+        'artist = ""\nruns_root = ""',
+        'pathlib.Path(runs_root, "seen.json").write_text(json.dumps([artist, os.getcwd()]))',
     )
-    evil = 'x\'); import os #""" {run_dir}'
+    evil = 'x\'); import os #""" {runs_root}'
     out = tmp_path / "we{ir}d" / "echo.ipynb"  # papermill str.formats paths: braces too
-    execution.execute_notebook(nb, out, {"artist": evil, "run_dir": str(tmp_path)})
+    execution.execute_notebook(nb, out, {"artist": evil, "runs_root": str(tmp_path)})
     assert json.loads((tmp_path / "seen.json").read_text()) == [evil, str(out.parent)]
     assert out.is_file() and not list(out.parent.glob(".*partial*"))
     # the other layer: such a name never becomes an artist in the first place
@@ -325,7 +330,7 @@ def test_parameters_arrive_as_values(tmp_path):
 def test_batch_runs_skips_forces_and_isolates_failures(tmp_path, notebooks):
     data = make_data(tmp_path / "data", "alice", "bob", "bad", "x'); import os #")
     kw = dirs(tmp_path, notebooks)
-    runs, book = kw["run_dir"], kw["out_book"]
+    runs, book = kw["runs_root"], kw["out_book"]
 
     summary = batch.run_batch(data, profile=PROFILE, jobs=2, **kw)
     assert summary.succeeded == ["alice", "bob"]
@@ -350,7 +355,7 @@ def test_batch_runs_skips_forces_and_isolates_failures(tmp_path, notebooks):
     assert {r["cwd"] for r in rows if r["artist"] == "alice"} == {str(book / "alice")}
     prov = json.loads((book / "alice" / "provenance.json").read_text())
     assert prov["profile"] == "test" and prov["midi_files"] == 1 and len(prov["data_hash"]) == 64
-    assert prov["parameters"]["02_train_quick-gru"]["preset"] == "quick-gru"
+    assert prov["parameters"]["02_train_quick-gru"]["run_config"]["model"]["name"] == "quick-gru"
     assert prov["parameters"]["01_explore"]["data_dir"] == str(data.resolve())
     assert set(prov["versions"]) >= {"pianogen", "tensorflow", "keras", "music21", "numpy"}
     assert prov["tasks"] == dict.fromkeys(
@@ -406,7 +411,7 @@ def _batch_in_its_own_group(tmp_path: Path, kw: dict, data: Path) -> subprocess.
         text=True,
     )
     deadline = time.monotonic() + 60
-    while len([r for r in executions(kw["run_dir"], "start") if r[1] == "02"]) < 2:
+    while len([r for r in executions(kw["runs_root"], "start") if r[1] == "02"]) < 2:
         if proc.poll() is not None:
             pytest.fail(f"the batch ended before it could be stopped: {proc.communicate()}")
         if time.monotonic() > deadline:
@@ -423,7 +428,7 @@ def _resume_finishes_the_rest(data: Path, kw: dict) -> None:
         assert result.skipped == ["01_explore"]
         assert result.ran == ["02_train_quick-gru", "03_evaluate"]
         assert not list((kw["out_book"] / result.artist).glob(".*partial*"))
-    assert executions(kw["run_dir"]) == sorted(
+    assert executions(kw["runs_root"]) == sorted(
         (a, nb) for a in ("alice", "bob") for nb in ("01", "02", "03")
     )
 
@@ -432,7 +437,7 @@ def _resume_finishes_the_rest(data: Path, kw: dict) -> None:
 def test_sigkill_mid_batch_then_resume(tmp_path, notebooks):
     data = make_data(tmp_path / "data", "alice", "bob")
     kw = dirs(tmp_path, notebooks)
-    runs, book = kw["run_dir"], kw["out_book"]
+    runs, book = kw["runs_root"], kw["out_book"]
     proc = _batch_in_its_own_group(tmp_path, kw, data)
     os.killpg(proc.pid, signal.SIGKILL)  # the batch and its workers, no clean-up
     proc.communicate(timeout=30)
@@ -449,7 +454,7 @@ def test_sigkill_mid_batch_then_resume(tmp_path, notebooks):
 def test_ctrl_c_stops_workers_and_kernels_then_resume(tmp_path, notebooks):
     data = make_data(tmp_path / "data", "alice", "bob")
     kw = dirs(tmp_path, notebooks)
-    runs = kw["run_dir"]
+    runs = kw["runs_root"]
     proc = _batch_in_its_own_group(tmp_path, kw, data)
     began = time.monotonic()
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's foreground group
@@ -484,12 +489,12 @@ def test_dask_local_cluster(tmp_path, notebooks):
         summary = batch.run_batch(data, profile=PROFILE, scheduler=cluster.scheduler_address, **kw)
     assert summary.succeeded == ["alice"] and summary.failed == ["bad"]
     assert "boom while training" in summary.artists[1].error
-    assert executions(kw["run_dir"]) == [
+    assert executions(kw["runs_root"]) == [
         ("alice", "01"),
         ("alice", "02"),
         ("alice", "03"),
         ("bad", "01"),
     ]
-    rows = [json.loads(x) for x in (kw["run_dir"] / "executions.log").read_text().splitlines()]
+    rows = [json.loads(x) for x in (kw["runs_root"] / "executions.log").read_text().splitlines()]
     for row in rows:  # two artists at once in threads: each kernel in its own folder
         assert row["cwd"] == str(kw["out_book"] / row["artist"])

@@ -15,7 +15,6 @@ from pianogen.book import (
     write_execution_page,
     write_toc,
 )
-from pianogen.config import WINDOW_SPLIT_DIR
 from pianogen.results import (
     baseline_gains,
     benchmark_frames,
@@ -25,6 +24,7 @@ from pianogen.results import (
     results_overview,
     summary_table,
 )
+from pianogen.runs import WINDOW_SPLIT_DIR
 
 
 def _fake_executed_artist(root, artist, presets=("quick-gru",)):

@@ -78,13 +78,13 @@ def built_book(tmp_path_factory):
         profile="ci",
         jobs=1,
         out_book=root / "book" / "artists",
-        run_dir=root / "runs",
+        runs_root=root / "runs",
         cache_dir=root / ".cache",
         notebooks_dir=root / "notebooks",
     )
     assert summary.exit_code == 0, summary.to_json()
     index = build_book(
-        data_dir=root / "data", run_dir=root / "runs", cache_dir=root / ".cache", root=root
+        data_dir=root / "data", runs_root=root / "runs", cache_dir=root / ".cache", root=root
     )
     assert index.exists()
     return root / "book" / "_build" / "html"

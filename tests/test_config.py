@@ -103,3 +103,64 @@ def test_profiles_name_their_evaluated_runs():
     assert longer.train_for("timed") == longer.timed_train != longer.train
     assert longer.train_for("paper") == longer.train
     assert profile("ci").train_for("timed") == profile("ci").train  # no timed_train: the same
+
+
+# --------------------------------------------------------------------------- make_run_config
+def test_make_run_config_without_a_profile_uses_the_presets_optimizer():
+    from pianogen.config import make_run_config
+
+    ours = make_run_config("bach", "pianogen-gru")
+    assert (ours.train.optimizer, ours.train.learning_rate) == ("adam", 0.002)
+    assert ours.train.epochs == 50 and ours.tokens.augment_keys == 1  # the dataclass defaults
+    paper = make_run_config("bach", "paper-gru", split="window", vocabulary="timed")
+    assert (paper.train.optimizer, paper.train.learning_rate) == ("adamax", 0.001)
+    assert (paper.split.kind, paper.tokens.vocabulary) == ("window", "timed")
+    assert paper.model == MODEL_PRESETS["paper-gru"]
+
+
+def test_make_run_config_from_a_profile_is_the_profiles_run():
+    from pianogen.config import PROFILES, make_run_config
+
+    quick = PROFILES["quick"]
+    config = make_run_config("bach", "paper-gru", profile="quick")
+    assert config.train == quick.train_for("paper", "paper-gru")  # 6 x 1,500, Adamax
+    assert (config.train.epochs, config.train.max_train_windows) == (6, 1500)
+    assert config.tokens.augment_keys == 12
+    window = make_run_config("bach", "paper-gru", split="window", profile=quick)
+    assert window.tokens.augment_keys == 1  # augmentation is for the piece split only
+    timed = make_run_config("bach", "pianogen-gru", vocabulary="timed", profile="quick")
+    assert timed.run_name == "pianogen-gru-timed"
+
+
+def test_make_run_config_settings_change_single_fields():
+    from pianogen.config import make_run_config
+
+    config = make_run_config(
+        "bach", "quick-gru", epochs=3, seed=7, unroll=True, min_count=2, optimizer=None
+    )
+    assert config.train.epochs == 3 and config.train.optimizer == "adam"  # None: unchanged
+    assert config.train.seed == config.split.seed == 7  # one seed for split and training
+    assert config.model.unroll is True and config.tokens.min_count == 2
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['epoch'\]; known: .*'epochs'"):
+        make_run_config("bach", "quick-gru", epoch=3)
+    with pytest.raises(ValueError, match="unknown profile 'fast'"):
+        make_run_config("bach", "quick-gru", profile="fast")
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
+        make_run_config("bach", "quick-gru", epochs=0)
+
+
+def test_notebooks_take_a_whole_config_or_readable_values():
+    from pianogen.config import (
+        GenerateConfig,
+        make_run_config,
+        notebook_generate_config,
+        notebook_run_config,
+    )
+
+    given = make_run_config("mozart", "pianogen-lstm", profile="quick")
+    readable = {"artist": "bach", "preset": "quick-gru", "epochs": 3}
+    assert notebook_run_config(given.to_dict(), **readable) == given
+    assert notebook_run_config(None, **readable) == make_run_config("bach", "quick-gru", epochs=3)
+    sampling = GenerateConfig(count=3, tokens=160, seed=5)
+    assert notebook_generate_config(sampling.to_dict(), count=1) == sampling
+    assert notebook_generate_config(None, count=1, tokens=9) == GenerateConfig(count=1, tokens=9)

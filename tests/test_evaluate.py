@@ -34,6 +34,7 @@ from pianogen.evaluate import (
 )
 from pianogen.memorization import _SuffixAutomaton
 from pianogen.notes import Note
+from pianogen.runs import open_run
 
 
 # --------------------------------------------------------------------------- piece metrics
@@ -257,7 +258,7 @@ def run(tmp_path_factory):
 
 
 def test_temperature_sweep_rows(run):
-    from pianogen.train import load_run
+    from pianogen.runs import load_run
 
     run_dir, prepared = run
     loaded = load_run(run_dir)
@@ -276,7 +277,7 @@ def test_evaluate_run_writes_evaluation_json(run):
     run_dir, prepared = run
     config = GenerateConfig(count=2, tokens=20, seed=1)
     result = evaluate_run(
-        run_dir, gen_config=config, sweep_temperatures=(0.5, 1.5), prepared=prepared
+        open_run(run_dir, prepared=prepared), gen_config=config, sweep_temperatures=(0.5, 1.5)
     )
     on_disk = json.loads((run_dir / "evaluation.json").read_text())
     assert on_disk == result
@@ -292,7 +293,7 @@ def test_evaluate_run_writes_evaluation_json(run):
     # The samples are the ones generate_run writes for the same config.
     from pianogen.generate import generate_run
 
-    paths = generate_run(run_dir, config, run_dir / "check", prepared=prepared)
+    paths = generate_run(open_run(run_dir, prepared=prepared), config, run_dir / "check")
     first = json.loads(paths[2].read_text())
     assert first["continuation"]["tokens"] == result["samples"][0]["tokens"]
     frame = metric_frame(result)
@@ -309,14 +310,15 @@ def test_timed_vocabulary_end_to_end(tmp_path):
 
     run_dir, prepared = make_run(tmp_path, vocabulary="timed")
     config = GenerateConfig(count=2, tokens=24, seed=3)
-    paths = generate_run(run_dir, config, tmp_path / "out", prepared=prepared)
+    opened = open_run(run_dir, prepared=prepared)
+    paths = generate_run(opened, config, tmp_path / "out")
     record = load_sample(paths[2])
     assert record["vocabulary"] == "timed"
     full, primer, continuation, end = sample_notes(record)
     assert {n.duration for n in full} <= {3, 6, 12}  # the tokens' own durations
     assert all(n.onset >= end for n in full[len(primer) :])
     assert len(continuation) == len(full) - len(primer)
-    result = evaluate_run(run_dir, gen_config=config, sweep_temperatures=(1.0,), prepared=prepared)
+    result = evaluate_run(opened, gen_config=config, sweep_temperatures=(1.0,))
     assert result["vocabulary"] == "timed"
     audits = result["memorization"]["generated"]
     assert all(a["longest_transposed"] >= a["longest_exact"] >= 1 for a in audits)
@@ -338,8 +340,8 @@ def test_notebook_is_committed_clean_with_its_parameters():
     params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1
     names = {t.id for node in ast.parse(params[0].source).body for t in node.targets}
-    wanted = {"artist", "run_dir", "data_dir", "cache_dir", "presets", "n_samples", "tokens"}
-    wanted |= {"temperature", "top_k", "top_p", "seed", "media_dir"}
+    wanted = {"artist", "runs_root", "data_dir", "cache_dir", "presets", "n_samples", "tokens"}
+    wanted |= {"temperature", "top_k", "top_p", "seed", "media_dir", "generate_config"}
     assert wanted <= names
 
 
@@ -394,7 +396,7 @@ def test_notebook_runs_on_a_tiny_artist(tmp_path):
         parameters={
             "artist": "tiny",
             "presets": ["quick-gru", "not-trained"],
-            "run_dir": str(tmp_path / "runs"),
+            "runs_root": str(tmp_path / "runs"),
             "data_dir": str(data),
             "cache_dir": str(tmp_path / "cache"),
             "media_dir": str(out / "media"),
@@ -498,3 +500,26 @@ def test_reference_row_flattens_the_check():
     assert row["MGEval overlap (mean over features) [uniform]"] == pytest.approx(0.3)
     assert not any("unigram" in key for key in row)  # only the references present
     assert reference_row({"metrics": {}, "distances": {}}) is None
+
+
+def test_memorization_table_reads_the_audit_summaries():
+    from pianogen.evaluate import memorization_table
+
+    scale = ["C4", "D4", "E4", "F4", "G4", "A4", "B4", "C5"]  # the one training piece
+    index = TrainingIndex([scale])
+
+    def evaluation(gen, held):
+        return {"memorization": memorization(gen, index, held)}
+
+    # continuations copying 3 tokens and the whole piece; the held-out excerpt copies 2
+    gru = evaluation([["C4", "D4", "E4", "R", "R", "R"], scale], [["R", "R", "C4", "D4"]])
+    lstm = evaluation([["R", "R", "R"]], [["R", "R", "C4", "D4"]])
+    table = memorization_table({"gru": gru, "lstm": lstm})
+    assert list(table.index) == ["gru", "held-out excerpts", "lstm"]  # held-out shown once
+    row = table.loc["gru"]
+    assert row["pieces"] == 2
+    assert row["longest verbatim (median)"] == 5.5 and row["longest verbatim (max)"] == 8
+    assert row["8-grams copied (mean)"] == 1.0  # only the second has an 8-gram: copied
+    assert table.loc["held-out excerpts", "longest verbatim (max)"] == 2
+    assert table.loc["lstm", "longest verbatim (max)"] == 0
+    assert memorization_table({}).empty

@@ -24,6 +24,7 @@ from pianogen.generate import (
     sample_notes,
 )
 from pianogen.models import build_model
+from pianogen.runs import open_run
 from pianogen.stepper import Stepper, stepper_for
 
 
@@ -321,7 +322,7 @@ def run(tmp_path_factory):
 def test_generate_run_writes_midi_and_token_streams(run, tmp_path):
     run_dir, prepared = run
     config = GenerateConfig(count=3, tokens=20, seed=4)
-    paths = generate_run(run_dir, config, out_dir=tmp_path / "a", prepared=prepared)
+    paths = generate_run(open_run(run_dir, prepared=prepared), config, out_dir=tmp_path / "a")
     assert [p.name for p in paths[:3]] == [
         "sample_00.mid",
         "sample_00_continuation.mid",
@@ -357,16 +358,17 @@ def test_generate_run_writes_midi_and_token_streams(run, tmp_path):
 def test_same_seed_gives_byte_identical_files(run, tmp_path):
     run_dir, prepared = run
     config = GenerateConfig(count=2, tokens=16, seed=9)
-    a = generate_run(run_dir, config, out_dir=tmp_path / "a", prepared=prepared)
-    b = generate_run(run_dir, config, out_dir=tmp_path / "b", prepared=prepared)
+    a = generate_run(open_run(run_dir, prepared=prepared), config, out_dir=tmp_path / "a")
+    b = generate_run(open_run(run_dir, prepared=prepared), config, out_dir=tmp_path / "b")
     assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
-    c = generate_run(run_dir, config.replace(seed=10), out_dir=tmp_path / "c", prepared=prepared)
+    opened = open_run(run_dir, prepared=prepared)
+    c = generate_run(opened, config.replace(seed=10), out_dir=tmp_path / "c")
     assert [p.read_bytes() for p in a] != [p.read_bytes() for p in c]
 
 
 def test_default_output_folder_is_run_samples(run):
     run_dir, prepared = run
-    paths = generate_run(run_dir, GenerateConfig(count=1, tokens=5), prepared=prepared)
+    paths = generate_run(open_run(run_dir, prepared=prepared), GenerateConfig(count=1, tokens=5))
     assert paths[0].parent == run_dir / "samples"
     assert json.loads(paths[2].read_text())["mode"] == "window"
 
@@ -374,13 +376,13 @@ def test_default_output_folder_is_run_samples(run):
 def test_generate_run_without_a_model_says_so(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(GenerateError, match=r"model\.keras"):
-        generate_run(tmp_path / "empty", GenerateConfig())
+        generate_run(open_run(tmp_path / "empty"), GenerateConfig())
 
 
 def test_missing_data_folder_is_explained(run, tmp_path):
     run_dir, _ = run
     with pytest.raises(GenerateError, match="data folder"):
-        generate_run(run_dir, GenerateConfig(), data_dir=tmp_path / "nowhere")
+        generate_run(open_run(run_dir, data_dir=tmp_path / "nowhere"), GenerateConfig())
 
 
 def test_all_rest_continuations_are_refused(tmp_path):
@@ -393,7 +395,8 @@ def test_all_rest_continuations_are_refused(tmp_path):
     head.set_weights([np.zeros_like(kernel), bias])
     model.save(run_dir / "model.keras")
     with pytest.raises(NothingPlayable, match="all rests"):
-        generate_run(run_dir, GenerateConfig(count=1, tokens=10), tmp_path / "o", prepared=prepared)
+        opened = open_run(run_dir, prepared=prepared)
+        generate_run(opened, GenerateConfig(count=1, tokens=10), tmp_path / "o")
     assert not (tmp_path / "o").exists()  # nothing half-written
 
 

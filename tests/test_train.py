@@ -20,14 +20,8 @@ from synthetic_runs import synthetic_config, synthetic_prepared
 
 from pianogen.config import PAPER_RESULTS
 from pianogen.io import read_json
-from pianogen.train import (
-    HISTORY_COLUMNS,
-    RunError,
-    compile_model,
-    load_run,
-    metrics_table,
-    train_prepared,
-)
+from pianogen.runs import HISTORY_COLUMNS, RunError, load_run, metrics_table
+from pianogen.train import compile_model, train_prepared
 from pianogen.windows import prepare_tokens
 
 TESTS = Path(__file__).resolve().parent
@@ -313,7 +307,8 @@ def test_a_refused_run_keeps_the_data_record_of_the_run_it_holds(tmp_path):
     from midi_factory import write_midi_file
 
     from pianogen.config import RunConfig
-    from pianogen.train import RunError, recorded_data_dir, train
+    from pianogen.runs import RunError, recorded_data_dir
+    from pianogen.train import train
 
     roots = [tmp_path / name / "midi" for name in ("first", "second")]
     for root in roots:
