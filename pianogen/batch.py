@@ -50,9 +50,9 @@ from pianogen.data import is_artist_folder, validate_artist_name
 from pianogen.errors import PianogenError
 from pianogen.execution import declared_parameters, error_line
 from pianogen.explore import notebook_path
-from pianogen.progress import ArtistResult, BatchSummary, format_summary  # noqa: F401
+from pianogen.progress import ArtistResult, BatchSummary, format_summary
 from pianogen.runs import TRAIN_NOTEBOOK, train_page_name
-from pianogen.worker import (  # noqa: F401 - artist_data_hash: the batch's API too
+from pianogen.worker import (
     STAMP_FILE,
     Task,
     artist_data_hash,
@@ -64,6 +64,21 @@ from pianogen.worker import (  # noqa: F401 - artist_data_hash: the batch's API 
     run_artist_json,
     run_artist_subprocess,
 )
+
+__all__ = [
+    "EVALUATE",
+    "EXPLORE",
+    "MEDIA_DIR",
+    "TRAIN",
+    "ArtistResult",
+    "BatchError",
+    "BatchSummary",
+    "artist_data_hash",
+    "format_summary",
+    "largest_first",
+    "plan_tasks",
+    "run_batch",
+]
 
 log = logging.getLogger(__name__)
 

@@ -30,6 +30,26 @@ from pianogen.explore import notebook_path, repo_root
 from pianogen.io import atomic_write_text, read_json_or_none
 from pianogen.runs import parse_train_page_name, run_folders
 
+__all__ = [
+    "CHAPTER_NOTEBOOKS",
+    "DOWNLOADS_DIR",
+    "NOTEBOOK_ORDER",
+    "BookError",
+    "artist_notebooks",
+    "build_book",
+    "copy_media",
+    "executed_artists",
+    "execution_rows",
+    "page_title",
+    "pages_showing",
+    "reproduce_lines",
+    "tidy_cells_for_readers",
+    "write_artist_index",
+    "write_downloads",
+    "write_execution_page",
+    "write_toc",
+]
+
 log = logging.getLogger("pianogen")
 
 NOTEBOOK_ORDER = ("01_explore", "02_train", "03_evaluate")

@@ -16,6 +16,11 @@ from pathlib import Path
 
 from pianogen import __version__
 
+__all__ = [
+    "build_parser",
+    "main",
+]
+
 log = logging.getLogger("pianogen")
 
 

@@ -5,6 +5,14 @@ Modules subclass it (``BadMidi``, ``NoUsableData``, ``RenderError``, ``BookError
 errors about invalid values are also ``ValueError`` so callers can catch either.
 """
 
+__all__ = [
+    "DataFolderMissing",
+    "GenerateError",
+    "NoTrainedModel",
+    "PianogenError",
+    "RunError",
+]
+
 
 class PianogenError(Exception):
     """A problem with the user's input, data or environment, explained in the message."""

@@ -14,6 +14,15 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+__all__ = [
+    "INLINE_BACKEND",
+    "LOGS_DIR",
+    "declared_parameters",
+    "error_line",
+    "execute_notebook",
+    "machine_info",
+]
+
 
 def _format_escape(path: str) -> str:
     """papermill formats paths with the parameters (``str.format``): keep braces literal."""

@@ -22,10 +22,11 @@ Two modes (``mode=``):
     ones), and the lane that has just read a complete window gives the next probabilities —
     the same numbers ``model.predict`` gives on that window (to ~1e-8 here), at every step.
     It does the naive loop's arithmetic (seq_len cell steps per token) without Keras'
-    per-call overhead: ~50x the naive loop at batch 1 and at batch 64 (compute-bound).
+    per-call overhead (its speed against the naive loop: ``benchmarks/README.md``).
 ``"stream"`` — one state per sample, carried through the whole history.
-    One cell step per token: ~340x the naive loop at batch 1, ~3,700x at batch 64
-    (``benchmarks/bench_generate.py``). Its first prediction after the seq_len primer
+    One cell step per token, so much faster than the window mode (measured by
+    ``benchmarks/bench_generate.py``, reported in ``benchmarks/README.md``). Its first
+    prediction after the seq_len primer
     equals the windowed model's; later ones condition on more than seq_len tokens, so its
     distribution differs from the naive loop by design (the tests show a chi-square test
     telling them apart). Offered for speed and for comparison; not what the paper's model

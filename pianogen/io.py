@@ -15,6 +15,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+__all__ = [
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "read_json",
+    "read_json_or_none",
+    "sha256_bytes",
+    "sha256_file",
+]
+
 
 def _umask() -> int:
     mask = os.umask(0)

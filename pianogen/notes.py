@@ -10,6 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+__all__ = [
+    "DEFAULT_QPM",
+    "MAX_PIANO",
+    "SIXTEENTH",
+    "TICKS_PER_QUARTER",
+    "TRIPLET_EIGHTH",
+    "Note",
+    "Piece",
+    "quantize_ticks",
+]
+
 TICKS_PER_QUARTER = 12
 SIXTEENTH = 3  # ticks
 TRIPLET_EIGHTH = 4  # ticks

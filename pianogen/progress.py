@@ -32,6 +32,17 @@ from datetime import datetime, timedelta
 from statistics import fmean
 from typing import Any, TextIO
 
+__all__ = [
+    "FINISHED",
+    "ArtistResult",
+    "BatchProgress",
+    "BatchSummary",
+    "clock",
+    "format_summary",
+    "makespan",
+    "notebook_of",
+]
+
 # the events a batch reports, in ``{"event": ..., "artist": ..., "task": ...}`` dicts
 STARTED, RAN, FAILED, SKIPPED, BLOCKED = "started", "ran", "failed", "skipped", "blocked"
 FINISHED = (RAN, FAILED, SKIPPED, BLOCKED)

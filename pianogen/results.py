@@ -17,6 +17,26 @@ from pianogen.evaluate import reference_check
 from pianogen.io import read_json_or_none
 from pianogen.runs import run_folders
 
+__all__ = [
+    "OVERVIEW_COLUMNS",
+    "PAPER_VOCAB_FOR_COUNTS",
+    "artist_headlines",
+    "artist_overview",
+    "baseline_gains",
+    "benchmark_frames",
+    "benchmark_provenance",
+    "benchmark_table",
+    "best_networks",
+    "convergence_table",
+    "headline_figures",
+    "model_table",
+    "paper_table",
+    "preset_cell",
+    "results_overview",
+    "summary_table",
+    "time_to_quality",
+]
+
 
 def summary_table(runs_root: Path) -> pd.DataFrame:
     """One row per (artist, preset, split): test loss/accuracy of the model and baselines."""

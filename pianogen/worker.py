@@ -38,6 +38,27 @@ from pianogen.execution import LOGS_DIR, error_line, execute_notebook, machine_i
 from pianogen.io import atomic_write_json, read_json, sha256_file
 from pianogen.progress import ArtistResult
 
+__all__ = [
+    "FAILED_DIR",
+    "LOCK_FILE",
+    "PROVENANCE_FILE",
+    "RESULT_MARKER",
+    "STAMP_FILE",
+    "VERSION_PACKAGES",
+    "Task",
+    "WorkerError",
+    "artist_data_hash",
+    "artist_files",
+    "configure",
+    "init_worker",
+    "nothing_to_do",
+    "package_versions",
+    "read_stamp",
+    "run_artist",
+    "run_artist_json",
+    "run_artist_subprocess",
+]
+
 log = logging.getLogger(__name__)
 
 

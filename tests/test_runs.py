@@ -89,7 +89,7 @@ def test_a_run_whose_data_folder_is_gone_names_it(tmp_path):
     gone = tmp_path / "moved-away"
     (run_dir / runs.DATA_RECORD).write_text(json.dumps({"data_dir": str(gone)}))
     run = runs.open_run(run_dir)
-    with pytest.raises(DataFolderMissing, match="moved-away.*no longer exists"):
-        run.prepared
-    with pytest.raises(DataFolderMissing, match="data folder .*elsewhere does not exist"):
-        runs.open_run(run_dir, data_dir=tmp_path / "elsewhere").prepared
+    with pytest.raises(DataFolderMissing, match=r"moved-away, which no longer exists"):
+        _ = run.prepared
+    with pytest.raises(DataFolderMissing, match=r"data folder \S*elsewhere does not exist"):
+        _ = runs.open_run(run_dir, data_dir=tmp_path / "elsewhere").prepared
