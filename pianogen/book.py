@@ -29,6 +29,7 @@ from pianogen.execution import LOGS_DIR, declared_parameters, execute_notebook, 
 from pianogen.explore import notebook_path, repo_root
 from pianogen.io import atomic_write_text, read_json_or_none
 from pianogen.runs import parse_train_page_name, run_folders
+from pianogen.tokens import get_vocabulary
 
 __all__ = [
     "CHAPTER_NOTEBOOKS",
@@ -250,11 +251,12 @@ def page_title(stem: str) -> str | None:
     run = parse_train_page_name(stem)
     if run is not None:
         preset, vocabulary, split = run
+        words = get_vocabulary(vocabulary)
         notes = [
             n
             for n, on in (
                 ("window split", split == "window"),
-                ("timed tokens", vocabulary == "timed"),
+                (words.label, words.run_suffix != ""),
             )
             if on
         ]

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pianogen import __version__
+from pianogen.tokens import vocabulary_names
 
 __all__ = [
     "build_parser",
@@ -207,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("explore", cmd_explore, "token statistics for one artist (or 'all')")
     data_args(p)
     p.add_argument("--artist", required=True, help="artist folder name, or 'all'")
-    p.add_argument("--vocabulary", choices=["paper", "timed"], default="paper")
+    p.add_argument("--vocabulary", choices=vocabulary_names(), default="paper")
     p.add_argument("--engine", choices=["fast", "music21"], default="fast")
     p.add_argument("--thresholds", type=int, nargs="+", default=[30, 50, 70, 90])
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -220,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--split", choices=["piece", "window"], default="piece")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--vocabulary", choices=["paper", "timed"], default="paper")
+    p.add_argument("--vocabulary", choices=vocabulary_names(), default="paper")
     p.add_argument("--engine", choices=["fast", "music21"], default="fast")
     p.add_argument("--min-count", type=int, default=10)
     p.add_argument(

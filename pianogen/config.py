@@ -13,7 +13,37 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-Vocabulary = Literal["paper", "timed"]
+from pianogen.tokens import get_vocabulary, vocabulary_names
+
+__all__ = [
+    "MODEL_PRESETS",
+    "PAPER_PRESETS",
+    "PAPER_RESULTS",
+    "PAPER_THRESHOLDS",
+    "PAPER_UNIQUE_TOKENS",
+    "PAPER_VOCAB_AT_THRESHOLD",
+    "PROFILES",
+    "GenerateConfig",
+    "ModelConfig",
+    "Profile",
+    "RunConfig",
+    "SplitConfig",
+    "SplitKind",
+    "TokenConfig",
+    "TrainConfig",
+    "Vocabulary",
+    "make_run_config",
+    "model_preset",
+    "notebook_generate_config",
+    "notebook_run_config",
+    "optimizer_for",
+    "parse_run_name",
+    "profile",
+    "run_name",
+]
+
+# A registered vocabulary's name (pianogen.tokens.vocabulary_names(): "paper", "timed").
+Vocabulary = str
 Engine = Literal["music21", "fast"]
 SplitKind = Literal["piece", "window"]
 CellKind = Literal["lstm", "gru"]
@@ -84,7 +114,7 @@ class TokenConfig(_JsonConfig):
             isinstance(self.augment_keys, int) and 1 <= self.augment_keys <= 12,
             f"augment_keys must be an integer in 1..12 (12: every key), got {self.augment_keys!r}",
         )
-        _choice("vocabulary", self.vocabulary, ("paper", "timed"))
+        get_vocabulary(self.vocabulary)  # ValueError naming the registered ones
         _choice("engine", self.engine, ("music21", "fast"))
         _check(int(self.min_count) >= 1, f"min_count must be >= 1, got {self.min_count}")
         _check(int(self.seq_len) >= 1, f"seq_len must be >= 1, got {self.seq_len}")
@@ -256,23 +286,27 @@ class RunConfig(_JsonConfig):
         return cls.from_dict(read_json(path))
 
 
-TIMED_SUFFIX = "-timed"
-
-
 def run_name(preset: str, vocabulary: Vocabulary = "paper") -> str:
-    """``pianogen-gru`` for the paper's tokens, ``pianogen-gru-timed`` for the timed ones.
+    """The run folder name of ``preset`` on ``vocabulary``: the preset plus the vocabulary's
+    :attr:`~pianogen.tokens.Vocabulary.run_suffix` (``pianogen-gru`` for the paper's tokens,
+    ``pianogen-gru-timed`` for the timed ones).
 
-    Runs of one preset on both vocabularies live side by side in ``RUN_DIR/<artist>/``.
+    Runs of one preset on every vocabulary live side by side in ``RUN_DIR/<artist>/``.
     """
-    _choice("vocabulary", vocabulary, ("paper", "timed"))
-    return preset + (TIMED_SUFFIX if vocabulary == "timed" else "")
+    return preset + get_vocabulary(vocabulary).run_suffix
 
 
 def parse_run_name(name: str) -> tuple[str, Vocabulary]:
-    """The inverse of :func:`run_name`: ``(preset, vocabulary)``."""
-    if name.endswith(TIMED_SUFFIX):
-        return name.removesuffix(TIMED_SUFFIX), "timed"
-    return name, "paper"
+    """The inverse of :func:`run_name`: ``(preset, vocabulary)`` (the longest registered
+    suffix that ends ``name`` wins; no suffix: the vocabulary whose suffix is empty)."""
+    by_suffix = sorted(
+        ((get_vocabulary(v).run_suffix, v) for v in vocabulary_names()),
+        key=lambda sv: -len(sv[0]),
+    )
+    for suffix, vocabulary in by_suffix:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return (name[: len(name) - len(suffix)] if suffix else name), vocabulary
+    raise ValueError(f"{name!r} is not a run name")
 
 
 # --------------------------------------------------------------------------- presets

@@ -12,7 +12,7 @@ Keys of the result (JSON object keys are strings, so numeric keys are written as
 ==================  ===================================================================
 artist, files       the artist and how many pieces were used
 skipped             ``[{"file", "reason"}]`` for files that could not be used
-vocabulary, engine  the token vocabulary ("paper"/"timed") and the MIDI parser
+vocabulary, engine  the token vocabulary (a registered name) and the MIDI parser
 notes, tokens       total notes and tokens over all pieces
 unique_tokens       distinct tokens
 token_counts        ``{token: count}``, most frequent first
@@ -21,7 +21,7 @@ threshold_curve     ``[[t, n], ...]``: the vocabulary size ``n`` at threshold ``
                     distinct count ``t``; between two points the size is that of the larger
                     ``t`` (a step function, expanded by :func:`threshold_curve_table`)
 top_tokens          ``[[token, count], ...]``, the ``top`` most frequent
-token_kinds         ``{kind: count}`` (paper: note/chord/rest; timed: note/shift)
+token_kinds         ``{kind: count}`` (the vocabulary's ``kinds``: note/chord/rest, ...)
 top_notes           most common single notes and chords, always counted in the paper's
 top_chords          spelling (``C4``; ``0.4.7``), whatever the vocabulary: they describe
                     the music, not the tokens
@@ -140,6 +140,8 @@ def explore_pieces(
     for token, count in counts.items():
         kinds[token_kind(token, vocabulary)] += count
 
+    # The most common notes and chords are always spelled as paper tokens (they describe the
+    # music, not the vocabulary).
     paper_counts = (
         counts if vocabulary == "paper" else count_tokens(encode(p.notes, "paper") for p in pieces)
     )

@@ -414,12 +414,11 @@ def load_sample(path: Path) -> dict[str, Any]:
 
 def primer_end_ticks(primer_tokens: Sequence[str], vocabulary: str) -> int:
     """Where the continuation starts, in ticks, when primer + continuation are decoded
-    together: paper tokens each take a fixed step; timed time passes in shift tokens."""
+    together: the time the primer's tokens move forward
+    (:meth:`~pianogen.tokens.Vocabulary.end_ticks`)."""
     from pianogen import tokens as tok
 
-    if vocabulary == "paper":
-        return len(primer_tokens) * tok.PAPER_STEP
-    return sum(int(t[1:]) for t in primer_tokens if tok.token_kind(t, "timed") == "shift")
+    return tok.get_vocabulary(vocabulary).end_ticks(primer_tokens)
 
 
 def sample_notes(record: dict[str, Any]) -> tuple[list[Note], list[Note], list[Note], int]:

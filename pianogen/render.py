@@ -31,6 +31,22 @@ import numpy as np
 from pianogen.errors import PianogenError
 from pianogen.io import atomic_path, atomic_write_json, atomic_write_text, read_json
 from pianogen.notes import DEFAULT_QPM, TICKS_PER_QUARTER, Note
+from pianogen.pitches import pitch_name
+
+__all__ = [
+    "AudioInfo",
+    "RenderError",
+    "audio_info",
+    "find_soundfont",
+    "note_html",
+    "notes_to_musicxml",
+    "piano_roll",
+    "render_audio",
+    "render_audio_info",
+    "render_score_svg",
+    "synth_notes",
+    "write_audio",
+]
 
 log = logging.getLogger(__name__)
 
@@ -450,13 +466,6 @@ def render_score_svg(
 
 
 # --------------------------------------------------------------------------- piano roll
-_NAMES = ("C", "C#", "D", "E-", "E", "F", "F#", "G", "G#", "A", "B-", "B")
-
-
-def _pitch_label(midi: int) -> str:
-    return f"{_NAMES[midi % 12]}{midi // 12 - 1}"
-
-
 def piano_roll(
     notes: Sequence[Note],
     ax: Any = None,
@@ -507,7 +516,7 @@ def piano_roll(
     ax.set_xlim(min(n.onset for n in notes) / TICKS_PER_QUARTER, end)
     ax.set_ylim(low - 0.5, high + 0.5)
     cs = [p for p in range(low, high + 1) if p % 12 == 0] or [low]
-    ax.set_yticks(cs, [_pitch_label(p) for p in cs])
+    ax.set_yticks(cs, [pitch_name(p) for p in cs])
     ax.set_yticks(range(low, high + 1), minor=True)
     ax.grid(axis="y", which="major", color="0.85", linewidth=0.6)
     ax.set_axisbelow(True)

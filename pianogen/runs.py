@@ -6,7 +6,7 @@ The one owner of the on-disk layout. ``RUNS_ROOT`` (``runs/`` by default: ``pian
     RUNS_ROOT/<artist>/<run name>/                  piece split (held-out pieces)
     RUNS_ROOT/_window-split/<artist>/<run name>/    the paper's window split
 
-``<run name>`` is the model preset, with ``-timed`` for the timed vocabulary
+``<run name>`` is the model preset plus its vocabulary's run suffix (``-timed`` for timed tokens)
 (:func:`pianogen.config.run_name`). Throughout the package ``runs_root`` names that root
 and ``run_dir`` one run's folder. A run folder holds::
 

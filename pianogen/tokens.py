@@ -1,4 +1,11 @@
-"""Notes <-> tokens: the paper's vocabulary and a timed one, plus MIDI writing.
+"""Notes <-> tokens: one class per vocabulary, a registry by name, plus MIDI writing.
+
+Each vocabulary is a :class:`Vocabulary` object (encode, decode, what kind a token is, the
+pitches it sounds, how far it moves time, transposition), registered under its name; the
+config, the vocabulary files, the memorization audit, generation and the book ask
+:func:`get_vocabulary` instead of branching on a name. The module-level :func:`encode`,
+:func:`decode`, :func:`token_kind`, :func:`token_pitches` and :func:`transpose_token` take a
+vocabulary name and delegate. A new vocabulary is one subclass plus :func:`register`.
 
 Two vocabularies turn a piece's :class:`~pianogen.notes.Note` list into a token sequence and
 back. Both treat a piece as *events at onsets*: every note that starts at the same tick
@@ -15,9 +22,9 @@ together.
     ``R`` per silence, whatever its length; no ``R`` before the first note or after the
     last). Decoding follows the paper: every token advances a fixed step of half a quarter
     (:data:`PAPER_STEP` ticks) and its notes last that long; ``R`` advances one step and
-    sounds nothing. Chord tokens are voiced by :func:`chord_voicing` (first pitch class of
-    the normal order in octave 3, the others stacked above it) instead of the reference
-    code's collapse of every chord into octave 4.
+    sounds nothing. Chord tokens are voiced by :func:`~pianogen.pitches.chord_voicing`
+    (first pitch class of the normal order in octave 3, the others stacked above it) instead
+    of the reference code's collapse of every chord into octave 4.
 
 ``"timed"`` — keeps what the paper throws away
     Two kinds of token. A *note* token is a pitch with octave and its duration in ticks
@@ -42,21 +49,26 @@ together.
     shift tokens, dropping a rare note never moves the notes after it. The price is
     sequence length: 1.47 tokens per note instead of 0.58.
 
-Encoding is plain Python over sorted notes (no music21): :func:`normal_order` reimplements
-music21's ``Chord.normalOrder`` (Forte's packing) and is tested against it on all 4095
-pitch-class sets.
+Encoding is plain Python over sorted notes (no music21); pitch names and normal orders come
+from :mod:`pianogen.pitches` (re-exported here).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from itertools import groupby
 from pathlib import Path
 
 from pianogen.io import atomic_path
 from pianogen.notes import TICKS_PER_QUARTER, Note
+from pianogen.pitches import (
+    PITCH_NAMES,
+    chord_voicing,
+    normal_order,
+    parse_pitch_name,
+    pitch_name,
+)
 
 __all__ = [
     "DEFAULT_VELOCITY",
@@ -66,125 +78,119 @@ __all__ = [
     "PAPER_STEP",
     "PITCH_NAMES",
     "REST",
-    "VOCABULARIES",
+    "PaperVocabulary",
+    "TimedVocabulary",
+    "Vocabulary",
     "augment_shifts",
     "chord_voicing",
     "decode",
     "encode",
+    "get_vocabulary",
     "normal_order",
     "parse_pitch_name",
     "pitch_name",
+    "register",
     "token_kind",
     "token_pitches",
     "transpose_token",
     "transpose_tokens",
+    "unregister",
+    "vocabulary_names",
     "write_midi",
 ]
 
-VOCABULARIES = ("paper", "timed")
-PITCH_NAMES = ("C", "C#", "D", "E-", "E", "F", "F#", "G", "G#", "A", "B-", "B")
 REST = "R"
 DEFAULT_VELOCITY = 80
 PAPER_STEP = TICKS_PER_QUARTER // 2  # the paper's fixed offset step: 0.5 quarter
-PAPER_CHORD_OCTAVE = 3  # the octave the first pitch class of a decoded chord sits in
 MAX_DURATION = 8 * TICKS_PER_QUARTER  # timed vocabulary: longer notes are clipped (2 bars)
 MAX_ADVANCE = 4 * TICKS_PER_QUARTER  # timed vocabulary: the longest single time shift (a bar)
 MIDI_TICKS_PER_QUARTER = 480
 
-_NAME_TO_PC = {name: pc for pc, name in enumerate(PITCH_NAMES)}
-_PITCH_RE = re.compile(r"^([A-G](?:#|-)?)([0-9]?)$")
+
+# --------------------------------------------------------------------------- the interface
+class Vocabulary:
+    """What a vocabulary is: a token grammar with its encoder and decoder.
+
+    Subclasses set the class attributes and implement :meth:`encode`, :meth:`sounds`,
+    :meth:`ticks`, :meth:`kind` and :meth:`transpose`; decoding, pitches and whole-sequence
+    transposition follow from those. Every method raises ``ValueError`` naming a token that
+    does not belong to the vocabulary.
+    """
+
+    name: str = ""  # the registry key, as in configs and vocab.json ("paper")
+    label: str = ""  # how the book names it ("paper tokens")
+    run_suffix: str = ""  # appended to a preset to name a run folder ("" or "-timed")
+    kinds: tuple[str, ...] = ()  # what token_kind can answer, in display order
+
+    def encode(self, notes: Sequence[Note]) -> list[str]:
+        """The token sequence of a piece's notes (any order)."""
+        raise NotImplementedError
+
+    def sounds(self, token: str) -> list[tuple[int, int]]:
+        """``(pitch, duration in ticks)`` of each note the token starts when decoded."""
+        raise NotImplementedError
+
+    def ticks(self, token: str) -> int:
+        """How far the token moves decoding time forward, in ticks."""
+        raise NotImplementedError
+
+    def kind(self, token: str) -> str:
+        """One of :attr:`kinds`."""
+        raise NotImplementedError
+
+    def transpose(self, token: str, k: int) -> str | None:
+        """``token`` moved by ``k`` semitones; ``None`` if a pitch leaves MIDI 0..127."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ derived
+    def accepts(self, token: str) -> bool:
+        """Whether ``token`` belongs to this vocabulary."""
+        try:
+            self.kind(token)
+        except ValueError:
+            return False
+        return True
+
+    def pitches(self, token: str) -> list[int]:
+        """The MIDI pitches the token sounds when decoded ([] for rests and time shifts)."""
+        return [pitch for pitch, _ in self.sounds(token)]
+
+    def decode(self, tokens: Sequence[str]) -> list[Note]:
+        """Notes (sorted, velocity :data:`DEFAULT_VELOCITY`) for a token sequence."""
+        notes = []
+        now = 0
+        for token in tokens:
+            notes.extend(Note(now, d, p, DEFAULT_VELOCITY) for p, d in self.sounds(token))
+            now += self.ticks(token)
+        return sorted(notes)
+
+    def end_ticks(self, tokens: Sequence[str]) -> int:
+        """Where decoding ``tokens`` leaves the time: the start of whatever follows them."""
+        return sum(self.ticks(t) for t in tokens)
+
+    def transpose_all(self, tokens: Sequence[str], k: int) -> list[str] | None:
+        """A whole sequence moved by ``k`` semitones; ``None`` when any pitch would leave
+        MIDI 0..127 (a piece is transposed whole or not at all)."""
+        cache: dict[str, str | None] = {}
+        out: list[str] = []
+        for token in tokens:
+            if token not in cache:
+                cache[token] = self.transpose(token, k) if k else token
+            moved = cache[token]
+            if moved is None:
+                return None
+            out.append(moved)
+        return out
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+# --------------------------------------------------------------------------- paper
 _CHORD_RE = re.compile(r"^(?:1[01]|\d)(?:\.(?:1[01]|\d))*$")
-_TIMED_NOTE_RE = re.compile(r"^([^:]+):d([1-9]\d*)$")
-_TIMED_SHIFT_RE = re.compile(r"^a([1-9]\d*)$")
 
 
-# --------------------------------------------------------------------------- pitches
-def pitch_name(midi: int) -> str:
-    """music21's ``Pitch(midi).nameWithOctave``: ``60 -> "C4"``, ``63 -> "E-4"``.
-
-    MIDI 0-11 (octave -1, below the piano) have no octave digit, as in music21
-    (``4 -> "E"``), which keeps every name unambiguous (``"E-1"`` is E-flat 1, MIDI 27).
-    """
-    midi = int(midi)
-    if not 0 <= midi <= 127:
-        raise ValueError(f"MIDI pitch must be in 0..127, got {midi}")
-    octave = midi // 12 - 1
-    return PITCH_NAMES[midi % 12] + ("" if octave < 0 else str(octave))
-
-
-def parse_pitch_name(name: str) -> int:
-    """The MIDI number of a :func:`pitch_name` (the inverse of it)."""
-    match = _PITCH_RE.match(name)
-    if match is None or match.group(1) not in _NAME_TO_PC:
-        raise ValueError(
-            f"{name!r} is not a pitch name; expected e.g. 'C4', 'F#5', 'B-3' "
-            f"(names {', '.join(PITCH_NAMES)})"
-        )
-    octave = int(match.group(2)) if match.group(2) else -1
-    midi = (octave + 1) * 12 + _NAME_TO_PC[match.group(1)]
-    if not 0 <= midi <= 127:
-        raise ValueError(f"pitch {name!r} is outside MIDI 0..127")
-    return midi
-
-
-@lru_cache(maxsize=4096)
-def _normal_order_of_mask(mask: int) -> tuple[int, ...]:
-    pcs = [pc for pc in range(12) if mask >> pc & 1]
-    best_key: tuple[int, ...] | None = None
-    best: list[int] = pcs
-    # Rotations start from the lowest pitch class, so among equally packed rotations of a
-    # transpositionally symmetric set the one starting lowest wins — as in music21.
-    for i in range(len(pcs)):
-        rotation = pcs[i:] + pcs[:i]
-        intervals = [(pc - rotation[0]) % 12 for pc in rotation]
-        key = (intervals[-1], *intervals[1:])  # smallest span, then packed to the left
-        if best_key is None or key < best_key:
-            best_key, best = key, rotation
-    return tuple(best)
-
-
-def normal_order(pitch_classes: Iterable[int]) -> tuple[int, ...]:
-    """The normal order of a set of pitch classes, equal to music21's ``Chord.normalOrder``.
-
-    The rotation of the sorted pitch classes with the smallest span, ties broken by packing
-    towards the first element (Forte); MIDI pitches are reduced mod 12 and duplicates merged.
-    ``normal_order([64, 67, 71]) == (4, 7, 11)``; ``normal_order([48, 60]) == (0,)``.
-    """
-    mask = 0
-    for value in pitch_classes:
-        mask |= 1 << (int(value) % 12)
-    if mask == 0:
-        raise ValueError("normal_order needs at least one pitch class")
-    return _normal_order_of_mask(mask)
-
-
-def chord_voicing(pitch_classes: Sequence[int]) -> list[int]:
-    """MIDI pitches for a paper chord token's pitch classes (in the token's order).
-
-    The first pitch class sits in octave 3 (``48 + pc``); each following one is placed on
-    the nearest pitch above the previous note, so a normal order (span < an octave) is
-    voiced compactly within about an octave above the bass. A single pitch class (a chord of
-    octaves such as C3 + C4, token ``"0"``) is doubled at the octave: ``[48, 60]``.
-    """
-    if not pitch_classes:
-        raise ValueError("a chord needs at least one pitch class")
-    base = (PAPER_CHORD_OCTAVE + 1) * 12
-    pitches = [base + pitch_classes[0] % 12]
-    for pc in pitch_classes[1:]:
-        step = (pc - pitches[-1]) % 12 or 12
-        pitches.append(pitches[-1] + step)
-    if len(pitches) == 1:
-        pitches.append(pitches[0] + 12)
-    return pitches
-
-
-# --------------------------------------------------------------------------- checks
-def _check_vocabulary(vocabulary: str) -> None:
-    if vocabulary not in VOCABULARIES:
-        raise ValueError(f"vocabulary must be one of {list(VOCABULARIES)}, got {vocabulary!r}")
-
-
-def _parse_chord(token: str) -> list[int]:
+def _chord_classes(token: str) -> list[int]:
     pcs = [int(part) for part in token.split(".")]
     if any(pc > 11 for pc in pcs) or len(set(pcs)) != len(pcs):
         raise ValueError(
@@ -193,33 +199,203 @@ def _parse_chord(token: str) -> list[int]:
     return pcs
 
 
-def _parse_timed(token: str) -> tuple[list[int], int, int]:
-    """``([pitch], duration, 0)`` for a timed note token, ``([], 0, ticks)`` for a shift."""
-    shift = _TIMED_SHIFT_RE.match(token)
-    if shift is not None:
-        return [], 0, int(shift.group(1))
-    match = _TIMED_NOTE_RE.match(token)
-    if match is None:
-        raise ValueError(
-            f"{token!r} is not a timed token; expected a note '<pitch>:d<ticks>' "
-            "(e.g. 'C4:d6') or a time shift 'a<ticks>' (e.g. 'a3')"
-        )
-    return [parse_pitch_name(match.group(1))], int(match.group(2)), 0
+def _onset_groups(notes: Sequence[Note]) -> list[tuple[int, list[Note]]]:
+    ordered = sorted(notes)
+    return [(onset, list(group)) for onset, group in groupby(ordered, key=lambda n: n.onset)]
+
+
+class PaperVocabulary(Vocabulary):
+    """The paper's tokens: ``C4``, normal-order chords ``4.7.11``, rests ``R``; a fixed
+    step of :data:`PAPER_STEP` ticks per token when decoded (see the module docstring)."""
+
+    name = "paper"
+    label = "paper tokens"
+    run_suffix = ""
+    kinds = ("note", "chord", "rest")
+
+    def encode(self, notes: Sequence[Note]) -> list[str]:
+        out: list[str] = []
+        sounding_until: int | None = None  # when the last note sounding so far ends
+        for onset, group in _onset_groups(notes):
+            if sounding_until is not None and onset > sounding_until:
+                out.append(REST)
+            pitches = sorted({n.pitch for n in group})
+            if len(pitches) == 1:
+                out.append(pitch_name(pitches[0]))
+            else:
+                out.append(".".join(str(pc) for pc in normal_order(pitches)))
+            group_end = max(n.end for n in group)
+            sounding_until = group_end if sounding_until is None else max(sounding_until, group_end)
+        return out
+
+    def kind(self, token: str) -> str:
+        if token == REST:
+            return "rest"
+        if _CHORD_RE.match(token):
+            _chord_classes(token)
+            return "chord"
+        try:
+            parse_pitch_name(token)
+        except ValueError:
+            raise ValueError(
+                f"{token!r} is not a paper token; expected a pitch name ('C4'), "
+                f"a normal-order chord ('4.7.11') or {REST!r}"
+            ) from None
+        return "note"
+
+    def sounds(self, token: str) -> list[tuple[int, int]]:
+        kind = self.kind(token)
+        if kind == "rest":
+            return []
+        if kind == "chord":
+            return [(p, PAPER_STEP) for p in chord_voicing(_chord_classes(token))]
+        return [(parse_pitch_name(token), PAPER_STEP)]
+
+    def ticks(self, token: str) -> int:
+        self.kind(token)
+        return PAPER_STEP
+
+    def transpose(self, token: str, k: int) -> str | None:
+        """A note name moves with its octave (``B3`` +1 -> ``C4``); a chord's pitch classes
+        move mod 12 and are put back in normal order (``0.4.7`` +2 -> ``2.6.9``); ``R``
+        stays."""
+        k = int(k)
+        kind = self.kind(token)
+        if k == 0 or kind == "rest":
+            return token
+        if kind == "chord":
+            pcs = [(pc + k) % 12 for pc in _chord_classes(token)]
+            return ".".join(str(pc) for pc in normal_order(pcs))
+        pitch = parse_pitch_name(token) + k
+        return pitch_name(pitch) if 0 <= pitch <= 127 else None
+
+
+# --------------------------------------------------------------------------- timed
+_TIMED_NOTE_RE = re.compile(r"^([^:]+):d([1-9]\d*)$")
+_TIMED_SHIFT_RE = re.compile(r"^a([1-9]\d*)$")
+
+
+def _shifts(ticks: int) -> list[str]:
+    out = []
+    while ticks > 0:
+        step = min(ticks, MAX_ADVANCE)
+        out.append(f"a{step}")
+        ticks -= step
+    return out
+
+
+class TimedVocabulary(Vocabulary):
+    """Note tokens with durations (``C4:d6``) and time shifts (``a3``); see the module
+    docstring. Decoding inverts encoding exactly for durations <= :data:`MAX_DURATION`."""
+
+    name = "timed"
+    label = "timed tokens"
+    run_suffix = "-timed"
+    kinds = ("note", "shift")
+
+    def _parse(self, token: str) -> tuple[int | None, int, int]:
+        """``(pitch, duration, 0)`` for a note token, ``(None, 0, ticks)`` for a shift."""
+        shift = _TIMED_SHIFT_RE.match(token)
+        if shift is not None:
+            return None, 0, int(shift.group(1))
+        match = _TIMED_NOTE_RE.match(token)
+        if match is None:
+            raise ValueError(
+                f"{token!r} is not a timed token; expected a note '<pitch>:d<ticks>' "
+                "(e.g. 'C4:d6') or a time shift 'a<ticks>' (e.g. 'a3')"
+            )
+        return parse_pitch_name(match.group(1)), int(match.group(2)), 0
+
+    def encode(self, notes: Sequence[Note]) -> list[str]:
+        out: list[str] = []
+        now = 0
+        for n in sorted(notes, key=lambda n: (n.onset, n.pitch, n.duration)):
+            if n.onset > now:
+                out.extend(_shifts(n.onset - now))
+                now = n.onset
+            out.append(f"{pitch_name(n.pitch)}:d{min(n.duration, MAX_DURATION)}")
+        return out
+
+    def kind(self, token: str) -> str:
+        return "shift" if self._parse(token)[0] is None else "note"
+
+    def sounds(self, token: str) -> list[tuple[int, int]]:
+        pitch, duration, _ = self._parse(token)
+        return [] if pitch is None else [(pitch, duration)]
+
+    def ticks(self, token: str) -> int:
+        return self._parse(token)[2]
+
+    def transpose(self, token: str, k: int) -> str | None:
+        """A note token's pitch moves, its duration stays (``C4:d6`` +2 -> ``D4:d6``); time
+        shifts (``a3``) stay."""
+        pitch, duration, _ = self._parse(token)
+        if pitch is None or int(k) == 0:
+            return token
+        moved = pitch + int(k)
+        return f"{pitch_name(moved)}:d{duration}" if 0 <= moved <= 127 else None
+
+
+# --------------------------------------------------------------------------- registry
+_REGISTRY: dict[str, Vocabulary] = {}
+
+
+def register(vocabulary: Vocabulary) -> Vocabulary:
+    """Make ``vocabulary`` selectable by its name everywhere (configs, CLI, the book)."""
+    if not vocabulary.name or not vocabulary.kinds:
+        raise ValueError(f"{vocabulary!r} needs a name and its token kinds")
+    if vocabulary.name in _REGISTRY:
+        raise ValueError(f"a vocabulary named {vocabulary.name!r} is already registered")
+    if any(v.run_suffix == vocabulary.run_suffix for v in _REGISTRY.values()):
+        raise ValueError(f"run suffix {vocabulary.run_suffix!r} is already taken")
+    _REGISTRY[vocabulary.name] = vocabulary
+    return vocabulary
+
+
+def unregister(name: str) -> None:
+    """Remove a vocabulary registered by :func:`register` (for tests and plug-ins)."""
+    if name in ("paper", "timed"):
+        raise ValueError(f"the built-in vocabulary {name!r} cannot be removed")
+    _REGISTRY.pop(name, None)
+
+
+def vocabulary_names() -> tuple[str, ...]:
+    """The registered vocabularies' names, built-ins first: ``("paper", "timed")``."""
+    return tuple(_REGISTRY)
+
+
+def get_vocabulary(name: str | Vocabulary) -> Vocabulary:
+    """The vocabulary registered as ``name`` (a :class:`Vocabulary` is returned as is)."""
+    if isinstance(name, Vocabulary):
+        return name
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"vocabulary must be one of {list(_REGISTRY)}, got {name!r}") from None
+
+
+register(PaperVocabulary())
+register(TimedVocabulary())
+
+
+# --------------------------------------------------------------------------- by name
+def encode(notes: Sequence[Note], vocabulary: str = "paper") -> list[str]:
+    """The token sequence of a piece's notes (any order; see the module docstring)."""
+    return get_vocabulary(vocabulary).encode(notes)
+
+
+def decode(tokens: Sequence[str], vocabulary: str = "paper") -> list[Note]:
+    """Notes (sorted, velocity :data:`DEFAULT_VELOCITY`) for a token sequence.
+
+    Raises ``ValueError`` naming the first token that does not belong to the vocabulary.
+    """
+    return get_vocabulary(vocabulary).decode(tokens)
 
 
 def token_kind(token: str, vocabulary: str = "paper") -> str:
     """What a token is: ``"note"``, ``"chord"`` or ``"rest"`` (paper); ``"note"`` or
     ``"shift"`` (timed)."""
-    _check_vocabulary(vocabulary)
-    if vocabulary == "paper":
-        if token == REST:
-            return "rest"
-        if _CHORD_RE.match(token):
-            _parse_chord(token)
-            return "chord"
-        parse_pitch_name(token)
-        return "note"
-    return "note" if _parse_timed(token)[0] else "shift"
+    return get_vocabulary(vocabulary).kind(token)
 
 
 def token_pitches(token: str, vocabulary: str = "paper") -> list[int]:
@@ -227,63 +403,19 @@ def token_pitches(token: str, vocabulary: str = "paper") -> list[int]:
 
     For paper chord tokens this is the :func:`chord_voicing` used by :func:`decode`.
     """
-    _check_vocabulary(vocabulary)
-    if vocabulary == "timed":
-        return _parse_timed(token)[0]
-    if token == REST:
-        return []
-    if _CHORD_RE.match(token):
-        return chord_voicing(_parse_chord(token))
-    try:
-        return [parse_pitch_name(token)]
-    except ValueError:
-        raise ValueError(
-            f"{token!r} is not a paper token; expected a pitch name ('C4'), "
-            f"a normal-order chord ('4.7.11') or {REST!r}"
-        ) from None
+    return get_vocabulary(vocabulary).pitches(token)
 
 
-# --------------------------------------------------------------------------- transpose
 def transpose_token(token: str, k: int, vocabulary: str = "paper") -> str | None:
-    """``token`` moved by ``k`` semitones; ``None`` if a pitch leaves MIDI 0..127.
-
-    Paper vocabulary: a note name moves with its octave (``B3`` +1 -> ``C4``); a chord's
-    pitch classes move mod 12 and are put back in normal order (``0.4.7`` +2 -> ``2.6.9``);
-    ``R`` stays. Timed vocabulary: a note token's pitch moves, its duration stays
-    (``C4:d6`` +2 -> ``D4:d6``); time shifts (``a3``) stay.
-    """
-    _check_vocabulary(vocabulary)
-    k = int(k)
-    if k == 0:
-        return token
-    if vocabulary == "paper":
-        if token == REST:
-            return token
-        if _CHORD_RE.match(token):
-            pcs = [(pc + k) % 12 for pc in _parse_chord(token)]
-            return ".".join(str(pc) for pc in normal_order(pcs))
-        pitch = parse_pitch_name(token) + k
-        return pitch_name(pitch) if 0 <= pitch <= 127 else None
-    pitches, duration, _ = _parse_timed(token)
-    if not pitches:
-        return token
-    moved = pitches[0] + k
-    return f"{pitch_name(moved)}:d{duration}" if 0 <= moved <= 127 else None
+    """``token`` moved by ``k`` semitones; ``None`` if a pitch leaves MIDI 0..127
+    (see :meth:`PaperVocabulary.transpose`, :meth:`TimedVocabulary.transpose`)."""
+    return get_vocabulary(vocabulary).transpose(token, int(k))
 
 
 def transpose_tokens(tokens: Sequence[str], k: int, vocabulary: str = "paper") -> list[str] | None:
     """A whole token sequence moved by ``k`` semitones; ``None`` when any pitch would leave
     MIDI 0..127 (a piece is transposed whole or not at all)."""
-    cache: dict[str, str | None] = {}
-    out: list[str] = []
-    for token in tokens:
-        if token not in cache:
-            cache[token] = transpose_token(token, k, vocabulary)
-        moved = cache[token]
-        if moved is None:
-            return None
-        out.append(moved)
-    return out
+    return get_vocabulary(vocabulary).transpose_all(tokens, int(k))
 
 
 def augment_shifts(keys: int) -> tuple[int, ...]:
@@ -300,82 +432,6 @@ def augment_shifts(keys: int) -> tuple[int, ...]:
             shifts.append(-step)
         step += 1
     return tuple(shifts)
-
-
-# --------------------------------------------------------------------------- encode
-def _onset_groups(notes: Sequence[Note]) -> list[tuple[int, list[Note]]]:
-    ordered = sorted(notes)
-    return [(onset, list(group)) for onset, group in groupby(ordered, key=lambda n: n.onset)]
-
-
-def _encode_paper(notes: Sequence[Note]) -> list[str]:
-    out: list[str] = []
-    sounding_until: int | None = None  # when the last note sounding so far ends
-    for onset, group in _onset_groups(notes):
-        if sounding_until is not None and onset > sounding_until:
-            out.append(REST)
-        pitches = sorted({n.pitch for n in group})
-        if len(pitches) == 1:
-            out.append(pitch_name(pitches[0]))
-        else:
-            out.append(".".join(str(pc) for pc in normal_order(pitches)))
-        group_end = max(n.end for n in group)
-        sounding_until = group_end if sounding_until is None else max(sounding_until, group_end)
-    return out
-
-
-def _shifts(ticks: int) -> list[str]:
-    out = []
-    while ticks > 0:
-        step = min(ticks, MAX_ADVANCE)
-        out.append(f"a{step}")
-        ticks -= step
-    return out
-
-
-def _encode_timed(notes: Sequence[Note]) -> list[str]:
-    out: list[str] = []
-    now = 0
-    for n in sorted(notes, key=lambda n: (n.onset, n.pitch, n.duration)):
-        if n.onset > now:
-            out.extend(_shifts(n.onset - now))
-            now = n.onset
-        out.append(f"{pitch_name(n.pitch)}:d{min(n.duration, MAX_DURATION)}")
-    return out
-
-
-def encode(notes: Sequence[Note], vocabulary: str = "paper") -> list[str]:
-    """The token sequence of a piece's notes (any order; see the module docstring)."""
-    _check_vocabulary(vocabulary)
-    return _encode_paper(notes) if vocabulary == "paper" else _encode_timed(notes)
-
-
-# --------------------------------------------------------------------------- decode
-def _decode_paper(tokens: Sequence[str]) -> list[Note]:
-    notes = []
-    for i, token in enumerate(tokens):
-        for pitch in token_pitches(token, "paper"):
-            notes.append(Note(i * PAPER_STEP, PAPER_STEP, pitch, DEFAULT_VELOCITY))
-    return sorted(notes)
-
-
-def _decode_timed(tokens: Sequence[str]) -> list[Note]:
-    notes = []
-    now = 0
-    for token in tokens:
-        pitches, duration, advance = _parse_timed(token)
-        notes.extend(Note(now, duration, p, DEFAULT_VELOCITY) for p in pitches)
-        now += advance
-    return sorted(notes)
-
-
-def decode(tokens: Sequence[str], vocabulary: str = "paper") -> list[Note]:
-    """Notes (sorted, velocity :data:`DEFAULT_VELOCITY`) for a token sequence.
-
-    Raises ``ValueError`` naming the first token that does not belong to the vocabulary.
-    """
-    _check_vocabulary(vocabulary)
-    return _decode_paper(tokens) if vocabulary == "paper" else _decode_timed(tokens)
 
 
 # --------------------------------------------------------------------------- MIDI

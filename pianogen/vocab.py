@@ -22,10 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from pianogen.io import atomic_write_json
+from pianogen.tokens import get_vocabulary, vocabulary_names
 
 __all__ = ["Vocab", "build_vocab", "count_tokens", "infer_vocabulary", "vocab_at_thresholds"]
-
-_VOCABULARIES = ("paper", "timed")
 
 
 def count_tokens(seqs: Iterable[Iterable[str]]) -> Counter:
@@ -47,16 +46,15 @@ def vocab_at_thresholds(counts: Mapping[str, int], thresholds: Iterable[int]) ->
 
 
 def infer_vocabulary(tokens: Iterable[str]) -> str:
-    """``"timed"`` if every token is a timed token (``C4:d6``, ``a3``), else ``"paper"``."""
-    from pianogen.tokens import token_kind
-
+    """The first registered vocabulary (``"paper"``, ``"timed"``, ...) that accepts every
+    token; ``"paper"`` when none does or there are no tokens."""
     tokens = list(tokens)
-    try:
-        for t in tokens:
-            token_kind(t, "timed")
-    except ValueError:
-        return "paper"
-    return "timed" if tokens else "paper"
+    if tokens:
+        for name in vocabulary_names():
+            vocabulary = get_vocabulary(name)
+            if all(vocabulary.accepts(t) for t in tokens):
+                return name
+    return "paper"
 
 
 def _sort_key(item: tuple[str, int]) -> tuple[int, str]:
@@ -89,8 +87,7 @@ class Vocab:
             raise ValueError(f"counts missing for token(s) {missing[:5]}")
         if vocabulary is None:
             vocabulary = infer_vocabulary(tokens)
-        if vocabulary not in _VOCABULARIES:
-            raise ValueError(f"vocabulary must be one of {list(_VOCABULARIES)}, got {vocabulary!r}")
+        get_vocabulary(vocabulary)  # ValueError naming the registered ones
         self._tokens = tokens
         self._index = {t: i for i, t in enumerate(tokens)}
         self._counts = {t: int(counts[t]) for t in tokens}

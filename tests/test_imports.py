@@ -74,3 +74,14 @@ def test_no_import_cycle_among_pianogen_modules():
     edges = graph()
     assert len(edges) > 20  # the walker found the package
     assert find_cycle(edges) is None, f"import cycle: {' -> '.join(find_cycle(edges))}"
+
+
+def test_every_module_declares_its_public_api():
+    """Each module's ``__all__`` is its contract: present, and every name in it exists."""
+    import importlib
+
+    for module in sorted(graph()):
+        mod = importlib.import_module(f"pianogen.{module}")
+        assert hasattr(mod, "__all__"), f"pianogen.{module} has no __all__"
+        missing = [name for name in mod.__all__ if not hasattr(mod, name)]
+        assert not missing, f"pianogen.{module}.__all__ names missing {missing}"
