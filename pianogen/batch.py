@@ -147,8 +147,8 @@ def plan_tasks(
             f"{TRAIN}.ipynb declares no 'run_config' parameter; cannot train the profile's runs"
         )
     tasks = [task(EXPLORE, EXPLORE, {})]
-    runs = [(preset, "piece", "paper") for preset in profile.presets]
-    runs += [(p, "window", "paper") for p in profile.window_split]
+    runs = [(preset, "piece", profile.vocabulary) for preset in profile.presets]
+    runs += [(p, "window", profile.vocabulary) for p in profile.window_split]
     runs += [(p, "piece", "timed") for p in profile.timed]
     for preset, split, vocabulary in runs:
         config = make_run_config(

@@ -108,6 +108,8 @@ def _columns(piece: Piece) -> dict:
         "duration": [n.duration for n in notes],
         "pitch": [n.pitch for n in notes],
         "velocity": [n.velocity for n in notes],
+        # music21's elements part by part (pianogen.partwise): offsets, then pitch lists
+        "streams": [[[o for o, _ in part], [list(p) for _, p in part]] for part in piece.streams],
     }
 
 
@@ -121,6 +123,10 @@ def _piece(data: dict, name: str, source: str) -> Piece:
         qpm=float(data["qpm"]),
         source=source,
         meta=dict(data["meta"]),
+        streams=tuple(
+            tuple(zip(offsets, map(tuple, pitches), strict=True))
+            for offsets, pitches in data.get("streams", ())
+        ),
     )
 
 

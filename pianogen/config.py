@@ -42,7 +42,8 @@ __all__ = [
     "run_name",
 ]
 
-# A registered vocabulary's name (pianogen.tokens.vocabulary_names(): "paper", "timed").
+# A registered vocabulary's name (pianogen.tokens.vocabulary_names(): "paper", "timed",
+# "merged").
 Vocabulary = str
 Engine = Literal["music21", "fast"]
 SplitKind = Literal["piece", "window"]
@@ -404,6 +405,9 @@ class Profile(_JsonConfig):
     presets: tuple[str, ...]
     train: TrainConfig
     generate: GenerateConfig
+    # The vocabulary of ``presets`` and ``window_split`` (a registered name: "paper", the
+    # paper's part-wise extraction, or "merged", one chord per onset).
+    vocabulary: Vocabulary = "paper"
     # Presets trained a second time on the paper's window split, to show what it flatters.
     window_split: tuple[str, ...] = ()
     # Presets trained a second time on the timed vocabulary (durations kept; piece split).
@@ -440,13 +444,15 @@ class Profile(_JsonConfig):
     @property
     def evaluated_runs(self) -> tuple[str, ...]:
         """The run folder names the evaluation notebook compares (piece split)."""
-        return (*self.presets, *(run_name(p, "timed") for p in self.timed))
+        main = (run_name(p, self.vocabulary) for p in self.presets)
+        return (*main, *(run_name(p, "timed") for p in self.timed))
 
     def __post_init__(self) -> None:
         every = (*self.presets, *self.window_split, *self.timed)
         unknown = [p for p in every if p not in MODEL_PRESETS]
         _check(not unknown, f"profile {self.name!r}: unknown preset(s) {unknown}")
-        TokenConfig(augment_keys=self.augment_keys)  # validates it
+        _check(self.vocabulary != "timed", "a profile's timed runs are listed in 'timed'")
+        TokenConfig(vocabulary=self.vocabulary, augment_keys=self.augment_keys)  # validates
 
 
 _QUICK_TRAIN = TrainConfig(

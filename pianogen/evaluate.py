@@ -108,7 +108,7 @@ def _scale_consistency(pcs: np.ndarray) -> float:
 
 
 def piece_metrics(
-    notes: Sequence[Note], tokens: Sequence[str] | None = None, *, vocabulary: str = "paper"
+    notes: Sequence[Note], tokens: Sequence[str] | None = None, *, vocabulary: str = "merged"
 ) -> dict[str, float | int | None]:
     """Objective metrics of one piece (times in quarter notes; 12 ticks per quarter).
 
@@ -124,7 +124,7 @@ def piece_metrics(
       from the first onset to the last note end;
     - ``mean_ioi``: mean inter-onset interval in quarters between successive distinct onsets;
     - ``repetition_4``: :func:`ngram_repetition` of the tokens (encoded from ``notes`` with
-      ``vocabulary`` when ``tokens`` is not given);
+      ``vocabulary`` when ``tokens`` is not given: by default one token per onset);
     - ``empty_beat_rate``: share of beats (quarter notes from tick 0 to the last end) in
       which no note sounds at any moment.
 

@@ -22,9 +22,9 @@ threshold_curve     ``[[t, n], ...]``: the vocabulary size ``n`` at threshold ``
                     ``t`` (a step function, expanded by :func:`threshold_curve_table`)
 top_tokens          ``[[token, count], ...]``, the ``top`` most frequent
 token_kinds         ``{kind: count}`` (the vocabulary's ``kinds``: note/chord/rest, ...)
-top_notes           most common single notes and chords, always counted in the paper's
-top_chords          spelling (``C4``; ``0.4.7``), whatever the vocabulary: they describe
-                    the music, not the tokens
+top_notes           most common single notes and chords, always of what sounds together
+top_chords          across hands (merged-onset tokens, the paper's spelling: ``C4``;
+                    ``0.4.7``), whatever the vocabulary: they describe the music
 pieces              ``[{"piece", "notes", "tokens", "windows"}]`` per piece
 pitch_histogram     ``{"60": count}`` (MIDI pitch)
 duration_histogram  ``{"1/4": count}`` (quarter lengths, exact fractions)
@@ -50,7 +50,7 @@ from pianogen.config import (
     TokenConfig,
 )
 from pianogen.notes import TICKS_PER_QUARTER, Piece
-from pianogen.tokens import encode, pitch_name, token_kind
+from pianogen.tokens import encode, encode_piece, pitch_name, token_kind
 from pianogen.vocab import count_tokens, vocab_at_thresholds
 
 if TYPE_CHECKING:
@@ -132,7 +132,7 @@ def explore_pieces(
     if any(t < 1 for t in thresholds):
         raise ValueError(f"thresholds must be >= 1, got {thresholds}")
     vocabulary, seq_len = token_config.vocabulary, int(token_config.seq_len)
-    seqs = [encode(p.notes, vocabulary) for p in pieces]
+    seqs = [encode_piece(p, vocabulary) for p in pieces]
     counts = count_tokens(seqs)
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
@@ -140,14 +140,16 @@ def explore_pieces(
     for token, count in counts.items():
         kinds[token_kind(token, vocabulary)] += count
 
-    # The most common notes and chords are always spelled as paper tokens (they describe the
-    # music, not the vocabulary).
-    paper_counts = (
-        counts if vocabulary == "paper" else count_tokens(encode(p.notes, "paper") for p in pieces)
+    # The most common notes and chords are always what sounds together, across hands, in the
+    # paper's spelling (merged-onset tokens): they describe the music, not the vocabulary.
+    merged = (
+        counts
+        if vocabulary == "merged"
+        else count_tokens(encode(p.notes, "merged") for p in pieces)
     )
     by_kind: dict[str, list[list[Any]]] = {"note": [], "chord": []}
-    for token, count in sorted(paper_counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        kind = token_kind(token, "paper")
+    for token, count in sorted(merged.items(), key=lambda kv: (-kv[1], kv[0])):
+        kind = token_kind(token, "merged")
         if kind in by_kind and len(by_kind[kind]) < top:
             by_kind[kind].append([token, count])
 

@@ -61,18 +61,24 @@ class Piece:
     qpm: float = DEFAULT_QPM
     source: str = ""
     meta: dict = field(default_factory=dict, compare=False, hash=False)
+    # The elements music21 makes of the piece, part by part (pianogen.partwise): each
+    # ``(onset, pitches)``, ``()`` a rest. Empty for pieces not read from MIDI.
+    streams: tuple = field(default=(), compare=False, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "notes", tuple(sorted(self.notes)))
 
     def to_json(self) -> dict:
-        return {
+        data = {
             "name": self.name,
             "qpm": self.qpm,
             "source": self.source,
             "meta": self.meta,
             "notes": [[n.onset, n.duration, n.pitch, n.velocity] for n in self.notes],
         }
+        if self.streams:
+            data["streams"] = [[[o, list(p)] for o, p in part] for part in self.streams]
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> Piece:
@@ -82,6 +88,10 @@ class Piece:
             qpm=float(data.get("qpm", DEFAULT_QPM)),
             source=str(data.get("source", "")),
             meta=dict(data.get("meta", {})),
+            streams=tuple(
+                tuple((int(o), tuple(int(x) for x in p)) for o, p in part)
+                for part in data.get("streams", ())
+            ),
         )
 
 

@@ -55,9 +55,17 @@ import numpy as np
 
 from pianogen.errors import PianogenError
 from pianogen.notes import DEFAULT_QPM, TICKS_PER_QUARTER, Note, Piece
+from pianogen.partwise import (
+    TrackGroup,
+    instrument_group,
+    merge_parts,
+    music21_parts,
+    track_events,
+    track_instruments,
+)
 
 # Bump whenever a parsing result can change: it is part of every cache key.
-PARSER_VERSION = "3"
+PARSER_VERSION = "4"
 ENGINES = ("fast", "music21")
 PIANO_PROGRAMS = range(8)  # GM 1-8: acoustic grand ... clavinet
 MIN_QPM, MAX_QPM = 10.0, 1000.0  # tempi outside this range are treated as broken
@@ -143,11 +151,12 @@ def parse_bytes(
     if engine not in ENGINES:
         raise ValueError(f"unknown parse engine {engine!r}; choose one of {list(ENGINES)}")
     header = _check_header(data)
+    streams = None
     if engine == "fast":
         parts, qpm, meta = _parse_fast(data, header, max_notes)
     else:
-        parts, qpm, meta = _parse_music21(data, max_notes)
-    return _finish(parts, qpm, meta, engine=engine, name=name, source=str(source))
+        parts, qpm, meta, streams = _parse_music21(data, max_notes)
+    return _finish(parts, qpm, meta, engine=engine, name=name, source=str(source), streams=streams)
 
 
 # ----------------------------------------------------------------------- shared steps
@@ -202,6 +211,9 @@ class _Part:
     drum: bool
     count: int
     notes: np.ndarray
+    events: tuple = ()  # the track's music21 elements (pianogen.partwise), fast engine only
+    group: tuple = ()  # the instrument partitionByInstrument files it under (fast engine)
+    piano_group: bool = True  # whether that instrument is a piano
 
     def label(self) -> str:
         kind = "drums" if self.drum else f"program {self.program}"
@@ -227,9 +239,23 @@ def _select_parts(parts: list[_Part], meta: dict) -> list[_Part]:
 
 
 def _finish(
-    parts: list[_Part], qpm: float, meta: dict, *, engine: str, name: str, source: str
+    parts: list[_Part],
+    qpm: float,
+    meta: dict,
+    *,
+    engine: str,
+    name: str,
+    source: str,
+    streams: tuple | None = None,
 ) -> Piece:
     chosen = _select_parts(parts, meta)
+    if streams is None:  # fast engine: one part per instrument, as partitionByInstrument
+        by_group: dict[tuple, list] = {}
+        pianos = any(p.piano_group for p in chosen)
+        for p in chosen:
+            if p.piano_group or not pianos:
+                by_group.setdefault(p.group or ("program", p.program), []).append(p.events)
+        streams = tuple(merge_parts(tracks) for tracks in by_group.values())
     rows = np.concatenate([p.notes for p in chosen])
     keep = rows[:, 1] > 0
     zero = int(len(rows) - keep.sum())
@@ -254,7 +280,7 @@ def _finish(
     meta = {"engine": engine, **meta, "notes": len(notes)}
     if dropped:
         meta["notes_dropped"] = dropped
-    return Piece(name=name, notes=notes, qpm=qpm, source=source, meta=meta)
+    return Piece(name=name, notes=notes, qpm=qpm, source=source, meta=meta, streams=streams)
 
 
 # ------------------------------------------------------------------- fast (symusic)
@@ -282,16 +308,41 @@ def _parse_fast(data: bytes, header: dict, max_notes: int) -> tuple[list[_Part],
     if header["format"] == 0:
         for events in (score.tempos, score.time_signatures, score.key_signatures):
             extra += [int(e.time) for e in events]
+    # Tempo, key and meter events: zero-length elements in every music21 part (they end
+    # rests), and the meters that lay out its bars (pianogen.partwise).
+    events = (score.tempos, score.time_signatures, score.key_signatures)
+    marks = np.unique(
+        _quantize_offsets(np.asarray([int(e.time) for ev in events for e in ev], np.int64), tpq)
+    ).tolist()
+    meters = [
+        (int(_quantize_offsets(np.asarray([int(t.time)]), tpq)[0]), t.numerator, t.denominator)
+        for t in score.time_signatures
+        if t.numerator > 0 and t.denominator > 0
+    ]
     pitched = [t for t in score.tracks if len(t.notes) and not t.is_drum]
     # symusic splits a track by channel and program. music21 keeps the one track of a
     # format-0 file as one part (chords gathered across its channels): merge it back.
     groups = [pitched] if header["format"] == 0 and pitched else [[t] for t in pitched]
+    instruments = track_instruments(data) if header["format"] == 1 else []
+    last = -1
     parts = []
     for group in groups:
         paired = [_paired_notes(t.notes.numpy()) for t in group]  # pairing is per channel
-        rows = _quantized_rows(*(np.concatenate(c) for c in zip(*paired, strict=True)), tpq, extra)
+        rows, track = _quantized_rows(
+            *(np.concatenate(c) for c in zip(*paired, strict=True)), tpq, extra
+        )
         count = sum(len(t.notes) for t in group)
-        parts.append(_Part(str(group[0].name), int(group[0].program), False, count, rows))
+        elements = tuple(track_events(track, marks, meters))
+        name, program = str(group[0].name), int(group[0].program)
+        # the MIDI track symusic's track came from: the next one of that name (symusic keeps
+        # the tracks' order and splits one by channel, so a split track names the same one)
+        found = [j for j in (*range(last + 1, len(instruments)), last) if j >= 0]
+        found = [j for j in found if instruments[j][0] == name][:1]
+        key, piano = ("program", program), True
+        if found:
+            last = found[0]
+            key, piano = instrument_group(name, instruments[last][1], program)
+        parts.append(_Part(name, program, False, count, rows, elements, key, piano))
     for track in score.tracks:
         if track.is_drum and len(track.notes):  # only counted: drums are never used
             parts.append(
@@ -335,10 +386,11 @@ def _quantized_rows(
     extra_ticks: Sequence[int] = (),
 ) -> np.ndarray:
     """Chord gathering and quantization of one music21 part's notes (ticks in, 12/quarter
-    rows out)."""
+    rows out), and the same as music21's elements (a :class:`~pianogen.partwise.TrackGroup`)."""
     order = np.argsort(on, kind="stable")  # note-on order, ties in file order
     on, off, pitch, velocity = on[order], off[order], pitch[order], velocity[order]
     firsts, lasts, members, sizes = _group_chords(on, off, tpq / 4)
+    voices = _voices_required(on, off, firsts, sizes, tpq / 4)
     q_on = _quantize_offsets(on[firsts], tpq)
     # music21 looks ahead to the next element (note, chord or same-track meta event) whose
     # quantized offset is later than this one's; offsets are monotone, so: the next larger.
@@ -362,7 +414,32 @@ def _quantized_rows(
     rows[:, 1] = np.repeat(np.asarray(q_len, dtype=np.int64), sizes)
     rows[:, 2] = pitch[members]
     rows[:, 3] = velocity[members]
-    return rows
+    # music21 inserts the groups in note-on order of their first notes
+    bounds = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+    member_pitches = pitch[members].tolist()
+    element_order = np.argsort(firsts, kind="stable").tolist()
+    q_on_list = q_on.tolist()
+    track = TrackGroup(
+        onsets=[q_on_list[g] for g in element_order],
+        durations=[q_len[g] for g in element_order],
+        pitches=[tuple(member_pitches[bounds[g] : bounds[g + 1]]) for g in element_order],
+        voices_required=voices,
+    )
+    return rows, track
+
+
+def _voices_required(
+    on: np.ndarray, off: np.ndarray, firsts: np.ndarray, sizes: np.ndarray, tol: float
+) -> bool:
+    """music21's ``voicesRequired``: a group's first note has a later note starting within
+    ``tol`` whose end differs from its own by more than ``tol``."""
+    window = np.searchsorted(on, on + tol, side="left")
+    off_l = off.tolist()
+    for i in firsts.tolist():
+        for j in range(i + 1, int(window[i])):
+            if abs(off_l[j] - off_l[i]) > tol:
+                return True
+    return False
 
 
 def _music21_note_offs(on: np.ndarray, off: np.ndarray, pitch: np.ndarray) -> np.ndarray:
@@ -507,7 +584,7 @@ def _music21_errors() -> tuple[type[BaseException], ...]:
     )
 
 
-def _parse_music21(data: bytes, max_notes: int) -> tuple[list[_Part], float, dict]:
+def _parse_music21(data: bytes, max_notes: int) -> tuple[list[_Part], float, dict, tuple]:
     from music21 import chord, converter, instrument, note, percussion, tempo
 
     count = _count_notes(data)
@@ -549,7 +626,7 @@ def _parse_music21(data: bytes, max_notes: int) -> tuple[list[_Part], float, dic
             drum = not notes
             count = drum_notes if drum else len(notes)
             parts.append(_Part(str(part.partName or ""), int(program), drum, count, _rows(notes)))
-    return parts, qpm, meta
+    return parts, qpm, meta, music21_parts(score, PIANO_PROGRAMS)
 
 
 def _absolute_notes(part, meta: dict) -> list[tuple[Fraction, object]]:

@@ -7,24 +7,33 @@ config, the vocabulary files, the memorization audit, generation and the book as
 :func:`decode`, :func:`token_kind`, :func:`token_pitches` and :func:`transpose_token` take a
 vocabulary name and delegate. A new vocabulary is one subclass plus :func:`register`.
 
-Two vocabularies turn a piece's :class:`~pianogen.notes.Note` list into a token sequence and
-back. Both treat a piece as *events at onsets*: every note that starts at the same tick
-belongs to the same event, whatever hand or track it came from — a chord is what sounds
-together.
+Three vocabularies turn a piece into a token sequence and back. Two share the paper's
+grammar (:class:`PaperGrammar`) and differ in what one token is:
 
-``"paper"`` — the paper's music21 tokens
-    One pitch sounding alone is its name with octave in music21 spelling (``C4``, ``F#5``,
-    ``B-3``). Several pitches are the music21 *normal order* of their pitch classes,
-    dot-joined (``4.7.11``); octaves and durations are dropped. Pitches that all share one
-    pitch class (C3 + C4) still form a chord, as in music21: ``Chord([48, 60]).normalOrder``
-    is ``[0]``, so the token is ``"0"`` (never ``"C4"``). A token ``R`` marks a silence:
-    it is emitted before an onset when every note sounding so far has ended before it (one
-    ``R`` per silence, whatever its length; no ``R`` before the first note or after the
-    last). Decoding follows the paper: every token advances a fixed step of half a quarter
-    (:data:`PAPER_STEP` ticks) and its notes last that long; ``R`` advances one step and
-    sounds nothing. Chord tokens are voiced by :func:`~pianogen.pitches.chord_voicing`
-    (first pitch class of the normal order in octave 3, the others stacked above it) instead
-    of the reference code's collapse of every chord into octave 4.
+``"paper"`` — the paper's music21 tokens, extracted as its code does
+    One token per element music21's MIDI import makes of each piano part, walked part by
+    part with ``recurse()`` (:class:`PaperVocabulary`; :mod:`pianogen.partwise` reproduces
+    music21's elements from the fast parse). Chords are what music21 gathers within one MIDI
+    track, so the two hands of a file are separate parts (one after the other when they are
+    separate instruments, interleaved by onset when they are one), a note across a barline
+    is one token per bar, and rests are music21's own (one per gap in every voice or bar).
+
+``"merged"`` — events at onsets
+    Every note that starts at the same tick belongs to one token, whatever hand or track it
+    came from — a chord is what sounds together (:class:`MergedVocabulary`); ``R`` before an
+    onset when every note sounding so far has ended before it (one ``R`` per silence,
+    whatever its length; none before the first note or after the last).
+
+Both spell one pitch sounding alone as its name with octave in music21 spelling (``C4``,
+``F#5``, ``B-3``), several pitches as the music21 *normal order* of their pitch classes,
+dot-joined (``4.7.11``); octaves and durations are dropped. Pitches that all share one
+pitch class (C3 + C4) still form a chord, as in music21: ``Chord([48, 60]).normalOrder`` is
+``[0]``, so the token is ``"0"`` (never ``"C4"``). Decoding follows the paper: every token
+advances a fixed step of half a quarter (:data:`PAPER_STEP` ticks) and its notes last that
+long; ``R`` advances one step and sounds nothing. Chord tokens are voiced by
+:func:`~pianogen.pitches.chord_voicing` (first pitch class of the normal order in octave 3,
+the others stacked above it) instead of the reference code's collapse of every chord into
+octave 4.
 
 ``"timed"`` — keeps what the paper throws away
     Two kinds of token. A *note* token is a pitch with octave and its duration in ticks
@@ -61,7 +70,8 @@ from itertools import groupby
 from pathlib import Path
 
 from pianogen.io import atomic_path
-from pianogen.notes import TICKS_PER_QUARTER, Note
+from pianogen.notes import TICKS_PER_QUARTER, Note, Piece
+from pianogen.partwise import TrackGroup, track_events
 from pianogen.pitches import (
     PITCH_NAMES,
     chord_voicing,
@@ -78,6 +88,8 @@ __all__ = [
     "PAPER_STEP",
     "PITCH_NAMES",
     "REST",
+    "MergedVocabulary",
+    "PaperGrammar",
     "PaperVocabulary",
     "TimedVocabulary",
     "Vocabulary",
@@ -85,6 +97,7 @@ __all__ = [
     "chord_voicing",
     "decode",
     "encode",
+    "encode_piece",
     "get_vocabulary",
     "normal_order",
     "parse_pitch_name",
@@ -121,10 +134,18 @@ class Vocabulary:
     label: str = ""  # how the book names it ("paper tokens")
     run_suffix: str = ""  # appended to a preset to name a run folder ("" or "-timed")
     kinds: tuple[str, ...] = ()  # what token_kind can answer, in display order
+    # False: encode(decode(tokens)) == tokens for tokens that encode made. True: only the
+    # sounding tokens survive that round trip, rests are derived again from the decoded
+    # notes (the "paper" vocabulary: music21 makes one rest per gap per voice and bar).
+    rests_rederived: bool = False
 
     def encode(self, notes: Sequence[Note]) -> list[str]:
         """The token sequence of a piece's notes (any order)."""
         raise NotImplementedError
+
+    def encode_piece(self, piece: Piece) -> list[str]:
+        """The token sequence of a parsed piece (by default: of its notes)."""
+        return self.encode(piece.notes)
 
     def sounds(self, token: str) -> list[tuple[int, int]]:
         """``(pitch, duration in ticks)`` of each note the token starts when decoded."""
@@ -204,29 +225,12 @@ def _onset_groups(notes: Sequence[Note]) -> list[tuple[int, list[Note]]]:
     return [(onset, list(group)) for onset, group in groupby(ordered, key=lambda n: n.onset)]
 
 
-class PaperVocabulary(Vocabulary):
-    """The paper's tokens: ``C4``, normal-order chords ``4.7.11``, rests ``R``; a fixed
-    step of :data:`PAPER_STEP` ticks per token when decoded (see the module docstring)."""
+class PaperGrammar(Vocabulary):
+    """The paper's token grammar: ``C4``, normal-order chords ``4.7.11``, rests ``R``; a
+    fixed step of :data:`PAPER_STEP` ticks per token when decoded (the module docstring).
+    Its two encoders are :class:`PaperVocabulary` and :class:`MergedVocabulary`."""
 
-    name = "paper"
-    label = "paper tokens"
-    run_suffix = ""
     kinds = ("note", "chord", "rest")
-
-    def encode(self, notes: Sequence[Note]) -> list[str]:
-        out: list[str] = []
-        sounding_until: int | None = None  # when the last note sounding so far ends
-        for onset, group in _onset_groups(notes):
-            if sounding_until is not None and onset > sounding_until:
-                out.append(REST)
-            pitches = sorted({n.pitch for n in group})
-            if len(pitches) == 1:
-                out.append(pitch_name(pitches[0]))
-            else:
-                out.append(".".join(str(pc) for pc in normal_order(pitches)))
-            group_end = max(n.end for n in group)
-            sounding_until = group_end if sounding_until is None else max(sounding_until, group_end)
-        return out
 
     def kind(self, token: str) -> str:
         if token == REST:
@@ -268,6 +272,72 @@ class PaperVocabulary(Vocabulary):
             return ".".join(str(pc) for pc in normal_order(pcs))
         pitch = parse_pitch_name(token) + k
         return pitch_name(pitch) if 0 <= pitch <= 127 else None
+
+
+def _element_token(pitches: Sequence[int]) -> str:
+    if not pitches:
+        return REST
+    if len(pitches) == 1:
+        return pitch_name(pitches[0])
+    return ".".join(str(pc) for pc in normal_order(pitches))
+
+
+class PaperVocabulary(PaperGrammar):
+    """The paper's extraction exactly: one token per element music21 makes of each part
+    (``partitionByInstrument`` + ``recurse()``; :mod:`pianogen.partwise`), in its order.
+
+    Chords are only what music21 gathers within one MIDI track, the hands are interleaved
+    element by element, a note cut at a barline is one token per piece, and rests are
+    music21's (one per gap in each voice or bar, split by tempo changes).
+    """
+
+    name = "paper"
+    label = "paper tokens"
+    run_suffix = ""
+    rests_rederived = True
+
+    def encode_piece(self, piece: Piece) -> list[str]:
+        if not piece.streams:
+            return self.encode(piece.notes)
+        return [_element_token(p) for part in piece.streams for _, p in part]
+
+    def encode(self, notes: Sequence[Note]) -> list[str]:
+        """Notes as one MIDI track read by music21 in 4/4: notes with the same onset and
+        duration form a chord (the parsed pieces' own streams are used by
+        :meth:`encode_piece`)."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for n in sorted(notes):
+            groups.setdefault((n.onset, n.duration), []).append(n.pitch)
+        keys = sorted(groups)
+        onsets = [o for o, _ in keys]
+        track = TrackGroup(
+            onsets=onsets,
+            durations=[d for _, d in keys],
+            pitches=[tuple(groups[k]) for k in keys],
+            voices_required=len(set(onsets)) < len(onsets),
+        )
+        return [_element_token(p) for _, p in track_events(track, (), ())]
+
+
+class MergedVocabulary(PaperGrammar):
+    """The paper's grammar with one chord per onset: every note that starts at the same
+    tick, in any hand or track, is one token; ``R`` before an onset when everything
+    sounding so far has ended (see the module docstring)."""
+
+    name = "merged"
+    label = "merged-onset tokens"
+    run_suffix = "-merged"
+
+    def encode(self, notes: Sequence[Note]) -> list[str]:
+        out: list[str] = []
+        sounding_until: int | None = None  # when the last note sounding so far ends
+        for onset, group in _onset_groups(notes):
+            if sounding_until is not None and onset > sounding_until:
+                out.append(REST)
+            out.append(_element_token(sorted({n.pitch for n in group})))
+            group_end = max(n.end for n in group)
+            sounding_until = group_end if sounding_until is None else max(sounding_until, group_end)
+        return out
 
 
 # --------------------------------------------------------------------------- timed
@@ -354,13 +424,13 @@ def register(vocabulary: Vocabulary) -> Vocabulary:
 
 def unregister(name: str) -> None:
     """Remove a vocabulary registered by :func:`register` (for tests and plug-ins)."""
-    if name in ("paper", "timed"):
+    if name in ("paper", "timed", "merged"):
         raise ValueError(f"the built-in vocabulary {name!r} cannot be removed")
     _REGISTRY.pop(name, None)
 
 
 def vocabulary_names() -> tuple[str, ...]:
-    """The registered vocabularies' names, built-ins first: ``("paper", "timed")``."""
+    """The registered vocabularies' names, built-ins first: ``("paper", "timed", "merged")``."""
     return tuple(_REGISTRY)
 
 
@@ -376,12 +446,19 @@ def get_vocabulary(name: str | Vocabulary) -> Vocabulary:
 
 register(PaperVocabulary())
 register(TimedVocabulary())
+register(MergedVocabulary())
 
 
 # --------------------------------------------------------------------------- by name
-def encode(notes: Sequence[Note], vocabulary: str = "paper") -> list[str]:
+def encode(notes: Sequence[Note], vocabulary: str = "merged") -> list[str]:
     """The token sequence of a piece's notes (any order; see the module docstring)."""
     return get_vocabulary(vocabulary).encode(notes)
+
+
+def encode_piece(piece: Piece, vocabulary: str = "paper") -> list[str]:
+    """The token sequence of a parsed piece (the ``"paper"`` vocabulary reads its
+    ``streams``; the others its notes)."""
+    return get_vocabulary(vocabulary).encode_piece(piece)
 
 
 def decode(tokens: Sequence[str], vocabulary: str = "paper") -> list[Note]:

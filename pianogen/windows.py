@@ -356,7 +356,7 @@ def prepare(
         max_notes=tc.max_notes_per_file,
     )
     return prepare_tokens(
-        [tokens.encode(piece.notes, tc.vocabulary) for piece in loaded.pieces],
+        [tokens.encode_piece(piece, tc.vocabulary) for piece in loaded.pieces],
         [piece.name for piece in loaded.pieces],
         run_config,
         skipped=list(loaded.skipped),

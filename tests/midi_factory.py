@@ -92,6 +92,7 @@ class TrackSpec:
     channel: int | None = None  # 0-based; default 9 for drums, else 0
     note_offs: bool = True
     extra: Sequence[tuple[int, bytes]] = field(default_factory=tuple)
+    program_change: bool = True  # False: no program change event (the track's name decides)
 
     def events(self, tpq: int) -> list[tuple[int, int, bytes]]:
         """(tick, order, bytes): at one tick, note-offs sort before note-ons."""
@@ -99,7 +100,7 @@ class TrackSpec:
         events: list[tuple[int, int, bytes]] = []
         if self.name:
             events.append((0, 0, _track_name_event(self.name)))
-        if not self.drum:
+        if not self.drum and self.program_change:
             events.append((0, 1, bytes([0xC0 | channel, self.program & 0x7F])))
         for i, spec in enumerate(self.notes):
             onset_q, dur_q, pitch = spec[0], spec[1], spec[2]
@@ -132,14 +133,17 @@ def tracks_bytes(
     qpm: float | None = 120.0,
     fmt: int = 1,
     conductor: bool = True,
+    conductor_extra: Sequence[tuple[int, bytes]] = (),
 ) -> bytes:
     """A Standard MIDI File holding ``tracks``.
 
     With ``conductor=True`` (format 1) a first track holds only the tempo, as most
-    sequencers write it; otherwise the tempo goes into the first track.
+    sequencers write it, and the raw ``(tick, event_bytes)`` pairs of ``conductor_extra``
+    (tempo changes, meters); otherwise the tempo goes into the first track.
     """
     payloads: list[bytes] = []
     tempo = [] if qpm is None else [(0, -1, _tempo_event(qpm))]
+    tempo += [(tick, 1_000_000, data) for tick, data in conductor_extra]
     if conductor and fmt != 0:
         payloads.append(_track_payload(tempo))
         payloads += [_track_payload(t.events(tpq)) for t in tracks]

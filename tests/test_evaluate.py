@@ -69,7 +69,7 @@ def test_scale_consistency_and_entropy_extremes():
 
 def test_metrics_encode_tokens_when_not_given_and_handle_empty():
     notes = [Note(i * 6, 6, p) for i, p in enumerate([60, 62, 60, 62, 60, 62])]
-    m = piece_metrics(notes)  # paper tokens C4 D4 C4 D4 C4 D4
+    m = piece_metrics(notes)  # merged tokens C4 D4 C4 D4 C4 D4
     assert m["repetition_4"] == pytest.approx(1 - 2 / 3)
     empty = piece_metrics([])
     assert empty["n_notes"] == 0 and all(empty[f] is None for f in FEATURES)

@@ -42,7 +42,7 @@ PIECE_B = Piece(
 )
 
 
-def result(vocabulary="paper", seq_len=2, thresholds=(1, 2, 3)):
+def result(vocabulary="merged", seq_len=2, thresholds=(1, 2, 3)):
     return ex.explore_pieces(
         "tiny",
         [PIECE_A, PIECE_B],
@@ -53,14 +53,14 @@ def result(vocabulary="paper", seq_len=2, thresholds=(1, 2, 3)):
     )
 
 
-def test_explore_pieces_paper_numbers():
+def test_explore_pieces_merged_numbers():
     r = result()
     assert r["artist"] == "tiny" and r["files"] == 2
     assert r["skipped"] == [
         {"file": "bad.mid", "reason": "not a MIDI file"},
         {"file": "d.mid", "reason": "drums only"},
     ]
-    assert r["vocabulary"] == "paper" and r["engine"] == "fast"
+    assert r["vocabulary"] == "merged" and r["engine"] == "fast"
     assert r["notes"] == 13 and r["tokens"] == 10 and r["unique_tokens"] == 5
     assert r["token_counts"] == {"C4": 4, "0.4.7": 2, "E4": 2, "G4": 1, "R": 1}
     assert list(r["token_counts"]) == ["C4", "0.4.7", "E4", "G4", "R"]

@@ -109,7 +109,7 @@ def test_normal_order_of_int_chords_equals_music21():
 
 
 # --------------------------------------------------------------------------- paper encode
-def test_paper_encode_notes_chords_and_merged_hands():
+def test_merged_encode_notes_chords_and_merged_hands():
     notes = [
         n(0, 6, 60),  # C4
         n(6, 6, 62),  # D4
@@ -120,24 +120,24 @@ def test_paper_encode_notes_chords_and_merged_hands():
         n(24, 6, 60),
         n(30, 6, 70),  # B-4
     ]
-    assert encode(notes, "paper") == ["C4", "D4", "4.7.11", "0", "B-4"]
+    assert encode(notes, "merged") == ["C4", "D4", "4.7.11", "0", "B-4"]
 
 
-def test_paper_encode_ignores_input_order_and_duplicates():
+def test_merged_encode_ignores_input_order_and_duplicates():
     notes = [n(0, 6, 60), n(0, 6, 60), n(6, 6, 64), n(6, 6, 67)]
     shuffled = list(reversed(notes))
-    assert encode(shuffled, "paper") == encode(notes, "paper") == ["C4", "4.7"]
+    assert encode(shuffled, "merged") == encode(notes, "merged") == ["C4", "4.7"]
 
 
-def test_paper_rests_only_when_nothing_sounds():
+def test_merged_rests_only_when_nothing_sounds():
     # a gap after C4 and after D4 -> R; the held bass covers the later gaps -> no R
     notes = [n(0, 6, 60), n(12, 6, 62), n(24, 48, 36), n(30, 3, 67), n(48, 3, 69)]
-    assert encode(notes, "paper") == ["C4", "R", "D4", "R", "C2", "G4", "A4"]
+    assert encode(notes, "merged") == ["C4", "R", "D4", "R", "C2", "G4", "A4"]
     # a note ending exactly at the next onset leaves no silence
-    assert encode([n(0, 6, 60), n(6, 6, 62)], "paper") == ["C4", "D4"]
+    assert encode([n(0, 6, 60), n(6, 6, 62)], "merged") == ["C4", "D4"]
     # silence before the first note is not a rest; one R per silence, however long
-    assert encode([n(24, 3, 60), n(300, 3, 62)], "paper") == ["C4", "R", "D4"]
-    assert encode([], "paper") == []
+    assert encode([n(24, 3, 60), n(300, 3, 62)], "merged") == ["C4", "R", "D4"]
+    assert encode([], "merged") == []
 
 
 # --------------------------------------------------------------------------- paper decode
@@ -163,9 +163,9 @@ def test_chord_voicing_is_not_collapsed_into_one_octave():
     assert token_pitches("11.2.5.8", "paper") == [59, 62, 65, 68]
 
 
-def test_paper_round_trip_on_tokens():
+def test_merged_round_trip_on_tokens():
     toks = ["C4", "4.7.11", "R", "0", "B-2", "10.2.5", "R", "G#6"]
-    assert encode(decode(toks, "paper"), "paper") == toks
+    assert encode(decode(toks, "merged"), "merged") == toks
 
 
 @st.composite
@@ -187,8 +187,8 @@ def paper_token_seqs(draw):
 
 @settings(max_examples=150, deadline=None)
 @given(paper_token_seqs())
-def test_paper_decode_then_encode_is_identity(toks):
-    assert encode(decode(toks, "paper"), "paper") == toks
+def test_merged_decode_then_encode_is_identity(toks):
+    assert encode(decode(toks, "merged"), "merged") == toks
 
 
 @pytest.mark.parametrize("bad", ["H4", "12", "0.0", "0.4.", "C4:d6", "", "r"])
@@ -303,8 +303,8 @@ def test_timed_round_trip_property(notes):
 
 @settings(max_examples=50, deadline=None)
 @given(notes_strategy)
-def test_paper_encode_property(notes):
-    toks = encode(notes, "paper")
+def test_merged_encode_property(notes):
+    toks = encode(notes, "merged")
     assert len([t for t in toks if t != "R"]) == len({x.onset for x in notes})
     decoded = decode(toks, "paper")
     assert {x.pitch % 12 for x in decoded} == {x.pitch % 12 for x in notes}
@@ -349,3 +349,12 @@ def test_write_midi_program_and_errors(tmp_path: Path):
     with pytest.raises(ValueError, match="program"):
         write_midi([n(0, 3, 60)], tmp_path / "b.mid", program=128)
     assert not (tmp_path / "b.mid").exists()
+
+
+def test_paper_encode_reads_notes_as_one_music21_track_in_four_four():
+    # Notes without the parsed parts (generated music): one track, bars of 4/4, one rest
+    # per gap and a rest filling the last bar, a note over the barline cut into two
+    notes = [n(0, 12, 60), n(24, 12, 62), n(42, 12, 64)]
+    assert encode(notes, "paper") == ["C4", "R", "D4", "R", "E4", "E4", "R"]
+    # notes starting together with the same duration are one chord, within the track
+    assert encode([n(0, 48, 60), n(0, 48, 64), n(0, 48, 67)], "paper") == ["0.4.7"]

@@ -43,8 +43,17 @@ notes_strategy = st.lists(
 )
 
 
+def stable(v: tokens.Vocabulary, toks: list[str]) -> bool:
+    """Encoding the decoded tokens gives them back (without rests where the vocabulary
+    derives its rests again)."""
+    again = v.encode(v.decode(toks))
+    if v.rests_rederived:
+        return [t for t in again if v.pitches(t)] == [t for t in toks if v.pitches(t)]
+    return again == toks
+
+
 def test_built_in_names_in_order():
-    assert NAMES[:2] == ("paper", "timed")
+    assert NAMES[:3] == ("paper", "timed", "merged")
 
 
 def test_unknown_vocabulary_message_names_the_registered_ones():
@@ -57,7 +66,7 @@ def test_unknown_vocabulary_message_names_the_registered_ones():
 def test_encode_decode_encode_is_stable(name):
     v = tokens.get_vocabulary(name)
     toks = v.encode(PIECE)
-    assert toks and v.encode(v.decode(toks)) == toks
+    assert toks and stable(v, toks)
     assert tokens.encode(PIECE, name) == toks  # the module functions delegate
     assert tokens.decode(toks, name) == v.decode(toks)
 
@@ -101,7 +110,7 @@ def test_foreign_tokens_are_refused_with_the_token_named(name):
 def test_property_round_trip_is_stable(name, notes):
     v = tokens.get_vocabulary(name)
     toks = v.encode(notes)
-    assert v.encode(v.decode(toks)) == toks
+    assert stable(v, toks)
 
 
 # --------------------------------------------------------------------------- a third one
