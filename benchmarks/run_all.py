@@ -66,9 +66,15 @@ def extract_ratios(bench: str, data: dict) -> list[dict]:
                 targets.get("fast_vs_music21"),
             ),
             _ratio(
-                "parse: token agreement (min over composers)",
+                "parse: merged-token agreement (min over composers)",
                 data["min_token_agreement"],
                 targets.get("tokens"),
+                note=f"{data['files']} files",
+            ),
+            _ratio(
+                "parse: paper-token agreement (min over composers)",
+                data.get("min_paper_token_agreement"),
+                targets.get("paper_tokens"),
                 note=f"{data['files']} files",
             ),
         ]
