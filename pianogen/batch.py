@@ -133,8 +133,9 @@ def plan_tasks(
         "presets": list(profile.evaluated_runs),
         "generate_config": profile.generate.to_dict(),
     }
-    # The exploration notebook counts the tokens the runs use (their default settings).
-    values |= {k: v for k, v in TokenConfig().to_dict().items() if k in declared[EXPLORE]}
+    # The exploration notebook counts the tokens the runs use (the profile's vocabulary).
+    tokens = TokenConfig(vocabulary=profile.vocabulary).to_dict()
+    values |= {k: v for k, v in tokens.items() if k in declared[EXPLORE]}
 
     def task(stem: str, name: str, extra: dict[str, Any], **requires: tuple[str, ...]) -> Task:
         wanted = declared[stem]

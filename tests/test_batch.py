@@ -190,6 +190,17 @@ def test_plan_tasks_names_outputs_and_declared_parameters(tmp_path):
         "media_dir": "media",  # the kernel runs in the artist's folder
         "vocabulary": "paper",  # the runs' default tokens
     }
+    # a profile on the merged tokens explores and trains on them
+    merged = batch.plan_tasks(
+        "chopin", profile.replace(vocabulary="merged"), declared=declared, **kwargs
+    )
+    assert merged[0].parameters["vocabulary"] == "merged"
+    assert [t.name for t in merged][1:4] == [
+        "02_train_quick-gru-merged",
+        "02_train_quick-lstm-merged",
+        "02_train_quick-gru-merged_window",
+    ]
+    assert merged[1].parameters["run_config"]["tokens"]["vocabulary"] == "merged"
     # Each training notebook gets its run's whole configuration as one value (no flat
     # 'epochs': the notebook's readable override is left at its default).
     window = make_run_config("chopin", "quick-gru", split="window", profile=profile)

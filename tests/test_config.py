@@ -105,6 +105,20 @@ def test_profiles_name_their_evaluated_runs():
     assert profile("ci").train_for("timed") == profile("ci").train  # no timed_train: the same
 
 
+def test_a_profile_chooses_the_vocabulary_of_its_presets():
+    quick = profile("quick")
+    assert quick.vocabulary == "paper"  # the paper's part-wise tokens
+    merged = quick.replace(vocabulary="merged")
+    assert merged.evaluated_runs[: len(quick.presets)] == tuple(
+        f"{p}-merged" for p in quick.presets
+    )
+    assert merged.tokens_for("piece", merged.vocabulary).vocabulary == "merged"
+    with pytest.raises(ValueError, match="vocabulary must be one of"):
+        quick.replace(vocabulary="nope")
+    with pytest.raises(ValueError, match="timed"):
+        quick.replace(vocabulary="timed")
+
+
 # --------------------------------------------------------------------------- make_run_config
 def test_make_run_config_without_a_profile_uses_the_presets_optimizer():
     from pianogen.config import make_run_config
