@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pianogen.config import PAPER_THRESHOLDS, PAPER_UNIQUE_TOKENS, PAPER_VOCAB_AT_THRESHOLD
@@ -86,8 +86,6 @@ class Reading:
 
 
 def _first_part(piece: Piece) -> Piece:
-    from dataclasses import replace
-
     return replace(piece, streams=piece.streams[:1])
 
 
@@ -115,13 +113,24 @@ def figure_distance(ours: Mapping[str, int], paper: Mapping[str, int] = PAPER_FI
 def reading_counts(
     pieces_by_artist: Mapping[str, Sequence[Piece]], readings: Iterable[Reading] = READINGS
 ) -> dict[tuple[Reading, str], Counter]:
-    """``{(reading, artist): token counts}`` for every reading and artist."""
+    """``{(reading, artist): token counts}`` for every reading and artist (a reading that
+    drops rests is counted from the one that keeps them, less the rest token)."""
+    readings = tuple(readings)
+    kept: dict[tuple[Reading, str], Counter] = {}
+    for reading in readings:
+        with_rests = replace(reading, rests=True)
+        for artist, pieces in pieces_by_artist.items():
+            if (with_rests, artist) not in kept:
+                counts: Counter = Counter()
+                for piece in pieces:
+                    counts.update(with_rests.tokens(piece))
+                kept[(with_rests, artist)] = counts
     out: dict[tuple[Reading, str], Counter] = {}
     for reading in readings:
-        for artist, pieces in pieces_by_artist.items():
-            counts: Counter = Counter()
-            for piece in pieces:
-                counts.update(reading.tokens(piece))
+        for artist in pieces_by_artist:
+            counts = Counter(kept[(replace(reading, rests=True), artist)])
+            if not reading.rests:
+                counts.pop(REST, None)
             out[(reading, artist)] = counts
     return out
 

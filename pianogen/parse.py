@@ -304,16 +304,12 @@ def _parse_fast(data: bytes, header: dict, max_notes: int) -> tuple[list[_Part],
     qpm = _sane_qpm(qpm, meta)
     # In a format-0 file the tempo/meter/key events share the notes' track, and music21's
     # duration look-ahead sees them (format 1 keeps them in the conductor track).
-    extra: list[int] = []
-    if header["format"] == 0:
-        for events in (score.tempos, score.time_signatures, score.key_signatures):
-            extra += [int(e.time) for e in events]
+    events = (score.tempos, score.time_signatures, score.key_signatures)
+    mark_ticks = [int(e.time) for ev in events for e in ev]
+    extra = mark_ticks if header["format"] == 0 else []
     # Tempo, key and meter events: zero-length elements in every music21 part (they end
     # rests), and the meters that lay out its bars (pianogen.partwise).
-    events = (score.tempos, score.time_signatures, score.key_signatures)
-    marks = np.unique(
-        _quantize_offsets(np.asarray([int(e.time) for ev in events for e in ev], np.int64), tpq)
-    ).tolist()
+    marks = np.unique(_quantize_offsets(np.asarray(mark_ticks, np.int64), tpq)).tolist()
     meters = [
         (int(_quantize_offsets(np.asarray([int(t.time)]), tpq)[0]), t.numerator, t.denominator)
         for t in score.time_signatures
@@ -336,11 +332,11 @@ def _parse_fast(data: bytes, header: dict, max_notes: int) -> tuple[list[_Part],
         name, program = str(group[0].name), int(group[0].program)
         # the MIDI track symusic's track came from: the next one of that name (symusic keeps
         # the tracks' order and splits one by channel, so a split track names the same one)
-        found = [j for j in (*range(last + 1, len(instruments)), last) if j >= 0]
-        found = [j for j in found if instruments[j][0] == name][:1]
+        candidates = (*range(last + 1, len(instruments)), last)
+        found = next((j for j in candidates if j >= 0 and instruments[j][0] == name), None)
         key, piano = ("program", program), True
-        if found:
-            last = found[0]
+        if found is not None:
+            last = found
             key, piano = instrument_group(name, instruments[last][1], program)
         parts.append(_Part(name, program, False, count, rows, elements, key, piano))
     for track in score.tracks:
@@ -384,7 +380,7 @@ def _quantized_rows(
     velocity: np.ndarray,
     tpq: int,
     extra_ticks: Sequence[int] = (),
-) -> np.ndarray:
+) -> tuple[np.ndarray, TrackGroup]:
     """Chord gathering and quantization of one music21 part's notes (ticks in, 12/quarter
     rows out), and the same as music21's elements (a :class:`~pianogen.partwise.TrackGroup`)."""
     order = np.argsort(on, kind="stable")  # note-on order, ties in file order

@@ -84,7 +84,7 @@ class _Box:
     """A bar's top level or one of its voices: elements ``[offset, duration, pitches]``."""
 
     items: list[list] = field(default_factory=list)
-    cached: bool = True  # highestTime cached by music21 (a later Chord cut leaves it stale)
+    cached: bool = False  # highestTime cached by music21 (a later Chord cut leaves it stale)
     chord_cut_end: int | None = None  # the end a cut Chord had before the cut
     note_cut: bool = False
 
@@ -122,7 +122,7 @@ def _first_fit(items: list[list]) -> list[_Box]:
                 break
             v.cached = True
         else:
-            voices.append(_Box([e], cached=False))
+            voices.append(_Box([e]))
     return voices
 
 
@@ -164,7 +164,7 @@ def track_events(
     # of the part, which asks the part for its duration and so caches every bar's highest
     # time; without one, no bar has a cached highest time that a Chord cut could leave stale
     at_end = bool(marks) and marks[-1] == end and grid[-1][0] + grid[-1][1] == end
-    bars = [_Bar(length, _Box(cached=at_end)) for _, length in grid]
+    bars = [_Bar(length, _Box()) for _, length in grid]
     inserted_end = [0] * len(bars)  # each bar's highest time so far, as it is filled
     unsorted = [False] * len(bars)
     stream = sorted(
@@ -181,8 +181,8 @@ def track_events(
         # makeMeasures compares in floats (a Fraction offset minus the bar's float start), so
         # an element on a triplet position right where the last one ends can count as
         # "before" it: the comparison is made the same way here.
-        in_bar = float(Fraction(offset, _Q)) - float(Fraction(starts[k], _Q))
-        unsorted[k] = in_bar < Fraction(inserted_end[k], _Q)
+        in_bar = offset / _Q - starts[k] / _Q  # int / int: the float music21 has
+        unsorted[k] = in_bar < Fraction(inserted_end[k], _Q)  # float vs Fraction: exact
         if e is None:
             bars[k].marks.append(local)
         else:
@@ -238,12 +238,12 @@ def _make_ties(bars: list[_Bar]) -> None:
         k += 1
     for bar in bars:  # flattenUnnecessaryVoices: one voice is the bar itself (re-inserted)
         if bar.voices is not None and len(bar.voices) == 1:
-            bar.top = _Box(bar.voices[0].items + bar.top.items, cached=False)
+            bar.top = _Box(bar.voices[0].items + bar.top.items)
             bar.voices = None
 
 
 def _fill(box: _Box, length: int, marks: Sequence[int] = ()) -> tuple[list, int]:
-    """Rests for one voice or bar: ``([(offset, order, pitches)], highest time)``."""
+    """Rests for one voice or bar: ``([(offset, pitches)], highest time)``."""
     out = []
     points = sorted(
         [(o, d, p) for o, d, p in box.items] + [(m, 0, None) for m in marks], key=lambda x: x[0]

@@ -302,9 +302,10 @@ class PaperVocabulary(PaperGrammar):
         return [_element_token(p) for part in piece.streams for _, p in part]
 
     def encode(self, notes: Sequence[Note]) -> list[str]:
-        """Notes as one MIDI track read by music21 in 4/4: notes with the same onset and
-        duration form a chord (the parsed pieces' own streams are used by
-        :meth:`encode_piece`)."""
+        """Notes as one track in 4/4 through :func:`~pianogen.partwise.track_events`: notes
+        with the same onset and duration form a chord (music21 would also gather notes whose
+        ends differ by up to a sixteenth; decoded notes never do). A parsed piece's own parts
+        are read by :meth:`encode_piece`."""
         groups: dict[tuple[int, int], list[int]] = {}
         for n in sorted(notes):
             groups.setdefault((n.onset, n.duration), []).append(n.pitch)
@@ -451,7 +452,9 @@ register(MergedVocabulary())
 
 # --------------------------------------------------------------------------- by name
 def encode(notes: Sequence[Note], vocabulary: str = "merged") -> list[str]:
-    """The token sequence of a piece's notes (any order; see the module docstring)."""
+    """The token sequence of a piece's notes (any order; see the module docstring). Bare
+    notes know no parts, so the default is one token per onset; a parsed piece's paper
+    tokens come from :func:`encode_piece`."""
     return get_vocabulary(vocabulary).encode(notes)
 
 
