@@ -46,6 +46,7 @@ __all__ = [
     "ArtistData",
     "NoUsableData",
     "Skipped",
+    "artist_data_hash",
     "list_artists",
     "list_midi_files",
     "load_artist",
@@ -208,6 +209,13 @@ def data_hash(folder: Path, files: list[Path]) -> str:
         except OSError:
             digest.update(b"unreadable\n")
     return digest.hexdigest()
+
+
+def artist_data_hash(data_dir: Path | str, artist: str) -> tuple[str, int]:
+    """The artist's data hash as :func:`load_artist` computes it (:func:`data_hash` over the
+    files :func:`scan_artist` finds), and the file count; reads no MIDI beyond hashing."""
+    files = scan_artist(data_dir, artist)[0]
+    return data_hash(_artist_folder(data_dir, artist), files), len(files)
 
 
 # ------------------------------------------------------------------------------ load

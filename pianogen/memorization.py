@@ -21,7 +21,16 @@ import numpy as np
 
 from pianogen.tokens import transpose_token  # re-exported: the audit's transpositions
 
-__all__ = ["NGRAM_SIZES", "TRANSPOSITIONS", "TrainingIndex", "memorization", "transpose_token"]
+__all__ = [
+    "NGRAM_SIZES",
+    "ORIGINALITY_MEASURES",
+    "TRANSPOSITIONS",
+    "TrainingIndex",
+    "human_band",
+    "memorization",
+    "originality",
+    "transpose_token",
+]
 
 NGRAM_SIZES = (4, 8, 16)
 TRANSPOSITIONS = tuple(range(-11, 12))  # paper notes keep their octave: +7 and -5 differ
@@ -224,3 +233,63 @@ def memorization(
     if held:
         summary.update(_summary(held, "heldout_"))
     return {"generated": gen, "heldout": held, "summary": summary}
+
+
+# ------------------------------------------------------------------ the human interval
+# Copy measures of the originality check (after Yin et al. 2022's originality report): the
+# longest span found verbatim in training, and the share of 4-grams found there.
+ORIGINALITY_MEASURES = {
+    "longest_copy": "longest verbatim copy (tokens)",
+    "ngram4_copied": "4-grams found in training (share)",
+}
+
+
+def _measure(audit: dict[str, Any], measure: str) -> float | None:
+    if measure == "longest_copy":
+        return float(audit["longest_exact"])
+    if measure == "ngram4_copied":
+        value = audit["ngram_share"].get("4")
+        return None if value is None else float(value)
+    raise ValueError(f"unknown measure {measure!r}; choose one of {sorted(ORIGINALITY_MEASURES)}")
+
+
+def human_band(
+    heldout: Sequence[dict[str, Any]], measure: str, quantiles: tuple[float, float] = (5, 95)
+) -> tuple[float, float] | None:
+    """The composer's own self-borrowing: the ``quantiles`` (percent, linear interpolation)
+    of ``measure`` over audits of the artist's held-out excerpts against its training
+    pieces. ``None`` without held-out audits."""
+    values = [v for a in heldout if (v := _measure(a, measure)) is not None]
+    if not values:
+        return None
+    low, high = np.percentile(values, quantiles)
+    return float(low), float(high)
+
+
+def originality(audit: dict[str, Any], quantiles: tuple[float, float] = (5, 95)) -> dict[str, Any]:
+    """Each generated sample against the human band of each :data:`ORIGINALITY_MEASURES`
+    (``audit``: a :func:`memorization` result with held-out audits).
+
+    A sample is ``"above"`` the band when it copies more than the composer's own held-out
+    music does against the same training pieces (towards plagiarism), ``"below"`` when it
+    copies less (too random to share the composer's idioms), else ``"within"``. Returns per
+    measure the band, the held-out values, every sample's value and flag, and the counts.
+    """
+    out: dict[str, Any] = {"quantiles": list(quantiles), "measures": {}}
+    for measure in ORIGINALITY_MEASURES:
+        band = human_band(audit.get("heldout", []), measure, quantiles)
+        values = [_measure(a, measure) for a in audit.get("generated", [])]
+        flags = [
+            None
+            if band is None or v is None
+            else ("above" if v > band[1] else "below" if v < band[0] else "within")
+            for v in values
+        ]
+        out["measures"][measure] = {
+            "band": None if band is None else list(band),
+            "heldout": [_measure(a, measure) for a in audit.get("heldout", [])],
+            "samples": values,
+            "flags": flags,
+            "counts": {k: sum(1 for f in flags if f == k) for k in ("below", "within", "above")},
+        }
+    return out

@@ -15,7 +15,8 @@ import pandas as pd
 from pianogen.config import MODEL_PRESETS, PAPER_RESULTS, parse_run_name
 from pianogen.evaluate import reference_check
 from pianogen.io import read_json_or_none
-from pianogen.runs import run_folders
+from pianogen.memorization import ORIGINALITY_MEASURES, originality
+from pianogen.runs import CLASSIFIER_DIR, run_folders
 
 __all__ = [
     "OVERVIEW_COLUMNS",
@@ -27,12 +28,17 @@ __all__ = [
     "benchmark_provenance",
     "benchmark_table",
     "best_networks",
+    "classifier_confusion",
+    "classifier_results",
+    "classifier_table",
     "convergence_table",
     "headline_figures",
     "model_table",
+    "originality_table",
     "paper_table",
     "preset_cell",
     "results_overview",
+    "style_matrix",
     "summary_table",
     "time_to_quality",
 ]
@@ -65,6 +71,19 @@ def summary_table(runs_root: Path) -> pd.DataFrame:
         for key, value in memo.items():
             if isinstance(value, int | float):
                 row[f"memorization {key}"] = value
+        judged = read_json_or_none(folder / "style.json") or {}
+        if judged:
+            row["style fidelity"] = judged.get("fidelity")
+            row["chance"] = judged.get("chance")
+            row["classifier on real"] = judged.get("real_accuracy")
+            noise = [r.get("fidelity") for r in (judged.get("references") or {}).values()]
+            noise = [v for v in noise if v is not None]
+            row["noise fidelity"] = max(noise) if noise else None
+        if evaluation.get("memorization", {}).get("heldout"):
+            checked = originality(evaluation["memorization"])["measures"]
+            for measure, found in checked.items():
+                for flag, count in found["counts"].items():
+                    row[f"{measure} {flag}"] = count
         closer = reference_check(evaluation)["closer"] if evaluation else None
         for kind, verdict in (closer or {}).items():
             row[f"nearer than {kind}"] = verdict
@@ -167,6 +186,7 @@ def best_networks(table: pd.DataFrame) -> pd.DataFrame:
     """
     columns = ["best run", "accuracy", "3-gram accuracy", "loss", "unigram loss"]
     columns += ["beats 3-gram", "beats unigram", "nearer than uniform", "nearer than unigram"]
+    columns += ["style fidelity", "chance", "noise fidelity"]
     piece = table[table["split"] == "piece"] if not table.empty else table
     if piece.empty or piece["test accuracy"].isna().all():
         return pd.DataFrame(columns=columns)
@@ -185,10 +205,88 @@ def best_networks(table: pd.DataFrame) -> pd.DataFrame:
     )
     out["beats 3-gram"] = out["accuracy"] > out["3-gram accuracy"]
     out["beats unigram"] = out["loss"] < out["unigram loss"]
-    for kind in ("uniform", "unigram"):
-        column = f"nearer than {kind}"
+    judged = ("style fidelity", "chance", "noise fidelity")
+    for column in ("nearer than uniform", "nearer than unigram", *judged):
         out[column] = best[column].to_numpy() if column in best else None
     return out[columns]
+
+
+def style_matrix(table: pd.DataFrame) -> pd.DataFrame:
+    """Style fidelity of every judged held-out-piece run: artists as rows, runs as columns,
+    plus the classifier's accuracy on each artist's real held-out excerpts (per vocabulary),
+    chance, and per vocabulary the larger share of noise (uniform or unigram tokens of the
+    artist's vocabulary) it gives the artist."""
+    if table.empty or "style fidelity" not in table:
+        return pd.DataFrame()
+    judged = table[(table["split"] == "piece") & table["style fidelity"].notna()]
+    if judged.empty:
+        return pd.DataFrame()
+    out = judged.pivot_table(index="artist", columns="preset", values="style fidelity")
+    real = judged.pivot_table(index="artist", columns="vocabulary", values="classifier on real")
+    for vocabulary in real.columns:
+        out[f"real excerpts ({vocabulary})"] = real[vocabulary]
+    out["chance"] = judged.groupby("artist")["chance"].first()
+    if "noise fidelity" in judged:
+        noise = judged.pivot_table(
+            index="artist", columns="vocabulary", values="noise fidelity", aggfunc="max"
+        )
+        for vocabulary in noise.columns:
+            out[f"noise ({vocabulary})"] = noise[vocabulary]
+    return out
+
+
+def classifier_results(runs_root: Path) -> dict[str, dict[str, Any]]:
+    """``metrics.json`` of every saved composer classifier, by its folder name
+    (``paper-160``: vocabulary and excerpt length)."""
+    base = Path(runs_root) / CLASSIFIER_DIR
+    found = {}
+    for path in sorted(base.glob("*/metrics.json")) if base.is_dir() else []:
+        metrics = read_json_or_none(path)
+        if metrics:
+            found[path.parent.name] = metrics
+    return found
+
+
+def classifier_confusion(metrics: dict[str, Any]) -> pd.DataFrame:
+    """A classifier's confusion matrix on real held-out excerpts as shares of each true
+    artist's excerpts (rows: true artist; columns: attributed to)."""
+    artists = metrics["artists"]
+    counts = pd.DataFrame(metrics["confusion"], index=artists, columns=artists, dtype=float)
+    return counts.div(counts.sum(axis=1).clip(lower=1), axis=0)
+
+
+def classifier_table(classifiers: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """One row per saved classifier (:func:`classifier_results`): accuracy per excerpt,
+    balanced, per piece, test pieces and chance."""
+    columns = ["excerpt accuracy", "balanced accuracy", "piece accuracy", "test pieces"]
+    rows = {
+        name: {
+            "excerpt accuracy": m["test_accuracy"],
+            "balanced accuracy": m["test_balanced_accuracy"],
+            "piece accuracy": m["piece_accuracy"],
+            "test pieces": m["test_pieces"],
+            "chance": m["chance"],
+        }
+        for name, m in classifiers.items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index", columns=[*columns, "chance"])
+
+
+def originality_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Per held-out-piece run and copy measure, how many samples fall below, within and
+    above the composer's own band (:func:`pianogen.memorization.originality`)."""
+    rows = []
+    piece = table[table["split"] == "piece"] if not table.empty else table
+    for _, run in piece.iterrows():
+        for measure, label in ORIGINALITY_MEASURES.items():
+            counts = {f: run.get(f"{measure} {f}") for f in ("below", "within", "above")}
+            if all(v is None or pd.isna(v) for v in counts.values()):
+                continue
+            rows.append(
+                {"artist": run["artist"], "run": run["preset"], "measure": label}
+                | {k: int(v) for k, v in counts.items()}
+            )
+    return pd.DataFrame(rows, columns=["artist", "run", "measure", "below", "within", "above"])
 
 
 def convergence_table(runs_root: Path) -> pd.DataFrame:
@@ -264,7 +362,7 @@ def _share(mask: pd.Series) -> str:
 def headline_figures(table: pd.DataFrame) -> dict[str, str]:
     """The results chapter's prose figures, always every key ("n/a" where not measured)."""
     keys = ("runs", "beats_ngram", "beats_unigram", "best_paper", "timed", "window_gap")
-    keys += ("best_beats_ngram", "best_timed_beats_ngram", "best_nearer")
+    keys += ("best_beats_ngram", "best_timed_beats_ngram", "best_nearer", "best_fidelity")
     figures = dict.fromkeys(keys, "n/a")
     if table.empty:
         return figures
@@ -277,6 +375,10 @@ def headline_figures(table: pd.DataFrame) -> dict[str, str]:
     if len(judged):
         nearer = judged[["nearer than uniform", "nearer than unigram"]].astype(bool).all(axis=1)
         figures["best_nearer"] = _share(nearer)
+    fidelity = best.dropna(subset=["style fidelity"])
+    if len(fidelity):
+        bar = fidelity[["chance", "noise fidelity"]].astype(float).max(axis=1, skipna=True)
+        figures["best_fidelity"] = _share(fidelity["style fidelity"] > bar)
     piece = table[table["split"] == "piece"]
     gains = baseline_gains(piece)
     figures["runs"] = str(len(table))

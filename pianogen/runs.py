@@ -5,6 +5,7 @@ The one owner of the on-disk layout. ``RUNS_ROOT`` (``runs/`` by default: ``pian
 
     RUNS_ROOT/<artist>/<run name>/                  piece split (held-out pieces)
     RUNS_ROOT/_window-split/<artist>/<run name>/    the paper's window split
+    RUNS_ROOT/_classifier/<vocabulary>-<length>/    the composer classifier (pianogen.style)
 
 ``<run name>`` is the model preset plus its vocabulary's run suffix (``-timed`` for timed tokens)
 (:func:`pianogen.config.run_name`). Throughout the package ``runs_root`` names that root
@@ -17,6 +18,7 @@ and ``run_dir`` one run's folder. A run folder holds::
     metrics.json       test scores of the best model, the baselines, the paper's figures
     data.json          the data folder (absolute path) and data hash it was trained on:
                        an opened run prepares its data from there unless told otherwise
+    style.json         its samples' attributions by the composer classifier (style fidelity)
     checkpoint/        the last completed epoch and state.json (see :mod:`pianogen.train`)
     samples/           what :func:`pianogen.generate.generate_run` writes
     evaluation.json    what :func:`pianogen.evaluate.evaluate_run` writes
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "CLASSIFIER_DIR",
     "DATA_RECORD",
     "DEFAULT_DATA_DIR",
     "HISTORY_COLUMNS",
@@ -59,6 +62,7 @@ __all__ = [
     "WINDOW_SPLIT_DIR",
     "Run",
     "RunError",
+    "classifier_dir_for",
     "history_frame",
     "load_keras_model",
     "load_run",
@@ -72,6 +76,7 @@ __all__ = [
 ]
 
 WINDOW_SPLIT_DIR = "_window-split"  # RUNS_ROOT/_window-split/<artist>/<run name>
+CLASSIFIER_DIR = "_classifier"  # RUNS_ROOT/_classifier/<vocabulary>-<excerpt length>
 DATA_RECORD = "data.json"  # the data folder (absolute) and data hash the run was trained on
 DEFAULT_DATA_DIR = Path("data/midi")  # where an unrecorded run's data is looked for
 TRAIN_NOTEBOOK = "02_train"  # the training notebook; its executed pages are named per run
@@ -93,6 +98,12 @@ def run_dir_for(runs_root: Path, run_config: RunConfig) -> Path:
     if run_config.split.kind == "window":
         base = base / WINDOW_SPLIT_DIR
     return base / run_config.artist / run_config.run_name
+
+
+def classifier_dir_for(runs_root: Path, vocabulary: str, excerpt_tokens: int) -> Path:
+    """``runs_root/_classifier/<vocabulary>-<excerpt_tokens>``: the composer classifier
+    (:mod:`pianogen.style`) for one vocabulary and excerpt length, shared by every artist."""
+    return Path(runs_root) / CLASSIFIER_DIR / f"{vocabulary}-{int(excerpt_tokens)}"
 
 
 def run_folders(runs_root: Path) -> list[tuple[str, str, str, Path]]:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from pianogen import __version__, progress
-from pianogen.data import data_hash, scan_artist
+from pianogen.data import artist_data_hash, scan_artist
 from pianogen.errors import PianogenError
 from pianogen.execution import LOGS_DIR, error_line, execute_notebook, machine_info
 from pianogen.io import atomic_write_json, read_json, sha256_file
@@ -85,13 +85,6 @@ def artist_files(data_dir: Path, artist: str) -> list[Path]:
     """The artist's MIDI files as training will read them (:func:`pianogen.data.scan_artist`:
     hidden files skipped, symlinks that leave the folder refused)."""
     return scan_artist(data_dir, artist)[0]
-
-
-def artist_data_hash(data_dir: Path, artist: str) -> tuple[str, int]:
-    """The artist's data hash as training computes it (:func:`pianogen.data.data_hash` over
-    the files :func:`pianogen.data.scan_artist` finds), and the file count."""
-    files = artist_files(Path(data_dir), artist)
-    return data_hash(Path(data_dir) / artist, files), len(files)
 
 
 def _sha(*parts: Any) -> str:
