@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pianogen.config import GenerateConfig
+from pianogen.features import cut_excerpts, ngram_repetition  # re-exported: per-piece metric
 from pianogen.io import atomic_write_json
 from pianogen.memorization import NGRAM_SIZES, TrainingIndex, memorization, transpose_token
 from pianogen.notes import TICKS_PER_QUARTER, Note
@@ -87,17 +88,6 @@ _MINOR = (0, 2, 3, 5, 7, 8, 10)  # natural minor
 
 
 # ------------------------------------------------------------------------ per-piece metrics
-def ngram_repetition(tokens: Sequence[Any], n: int = 4) -> float | None:
-    """``1 - distinct n-grams / n-grams``: 0 when no n-gram repeats, near 1 for a loop.
-
-    ``None`` when the sequence has fewer than ``n`` tokens.
-    """
-    grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
-    if not grams:
-        return None
-    return 1.0 - len(set(grams)) / len(grams)
-
-
 def _scale_consistency(pcs: np.ndarray) -> float:
     best = 0.0
     for scale in (_MAJOR, _MINOR):
@@ -379,15 +369,11 @@ def heldout_excerpts(
     more varied and more copied just by being longer). Pieces shorter than ``length`` give
     themselves whole. At most ``max_excerpts``, a seeded choice, in piece order.
     """
-    found = []
-    for name, seq in zip(names, seqs, strict=True):
-        seq = list(seq)
-        if len(seq) < length:
-            if seq:
-                found.append((str(name), 0, seq))
-            continue
-        for start in range(0, len(seq) - length + 1, length):
-            found.append((str(name), start, seq[start : start + length]))
+    found = [
+        (str(name), start, tokens)
+        for name, seq in zip(names, seqs, strict=True)
+        for start, tokens in cut_excerpts(seq, length, length, shortest=1)
+    ]
     if len(found) > max_excerpts:
         keep = np.sort(np.random.default_rng(seed).choice(len(found), max_excerpts, False))
         found = [found[i] for i in keep]

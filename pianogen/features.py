@@ -17,7 +17,7 @@ import numpy as np
 
 from pianogen.notes import TICKS_PER_QUARTER
 
-__all__ = ["FEATURE_NAMES", "cut_excerpts", "excerpt_features"]
+__all__ = ["FEATURE_NAMES", "cut_excerpts", "excerpt_features", "ngram_repetition"]
 
 _PCS = [f"pc+{k}" for k in range(12)]
 _SIZES = ["chord 1", "chord 2", "chord 3", "chord 4+"]
@@ -41,6 +41,17 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 
 
+def ngram_repetition(tokens: Sequence[object], n: int = 4) -> float | None:
+    """``1 - distinct n-grams / n-grams``: 0 when no n-gram repeats, near 1 for a loop.
+
+    ``None`` when the sequence has fewer than ``n`` tokens.
+    """
+    grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+    if not grams:
+        return None
+    return 1.0 - len(set(grams)) / len(grams)
+
+
 def _shares(counts: np.ndarray) -> np.ndarray:
     total = counts.sum()
     return counts / total if total else np.zeros(len(counts))
@@ -57,7 +68,6 @@ def excerpt_features(tokens: Sequence[str], vocabulary: str = "paper") -> np.nda
     decoded notes (for fixed-step vocabularies they only see the step and the rests).
     """
     from pianogen import tokens as tok
-    from pianogen.evaluate import ngram_repetition
 
     tokens = list(tokens)
     pitches = [tok.token_pitches(t, vocabulary) for t in tokens]

@@ -28,8 +28,7 @@ real held-out excerpts of the same length.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +38,7 @@ import numpy as np
 from pianogen.config import RunConfig, SplitConfig, _JsonConfig
 from pianogen.errors import PianogenError
 from pianogen.features import FEATURE_NAMES, cut_excerpts, excerpt_features
-from pianogen.io import atomic_write_json, read_json_or_none
+from pianogen.io import atomic_write_json, file_lock, read_json_or_none
 from pianogen.runs import classifier_dir_for
 
 if TYPE_CHECKING:
@@ -292,7 +291,7 @@ def train_classifier(
     ``out_dir`` when given. Raises :class:`StyleError` when fewer than two artists are
     left."""
     from pianogen.data import list_artists
-    from pianogen.windows import NotEnoughData, split_pieces
+    from pianogen.windows import split_pieces
 
     config = config or ClassifierConfig()
     data_dir, cache_dir = Path(data_dir), Path(cache_dir)
@@ -310,11 +309,7 @@ def train_classifier(
             reason = f"fewer than {config.min_pieces} pieces: no piece split"
             left_out.append({"artist": artist, "pieces": len(seqs), "reason": reason})
             continue
-        try:
-            parts = split_pieces(len(seqs), config.split, [len(s) for s in seqs])
-        except NotEnoughData as exc:  # pragma: no cover - min_pieces >= 3 prevents it
-            left_out.append({"artist": artist, "pieces": len(seqs), "reason": str(exc)})
-            continue
+        parts = split_pieces(len(seqs), config.split, [len(s) for s in seqs])  # >= 3 pieces
         cut = {
             split: [
                 (pieces[i], start, t)
@@ -415,17 +410,6 @@ def load_classifier(path: Path | str) -> tuple[StyleClassifier, dict[str, Any]]:
     return StyleClassifier.from_dict(model, path), metrics
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _current_hashes(data_dir: Path, artists: Sequence[str]) -> dict[str, str]:
     from pianogen.data import artist_data_hash
 
@@ -446,7 +430,7 @@ def ensure_classifier(
 
     config = config or ClassifierConfig()
     folder = classifier_dir_for(Path(runs_root), config.vocabulary, config.excerpt_tokens)
-    with _locked(folder.with_name(folder.name + ".lock")):
+    with file_lock(folder.with_name(folder.name + ".lock")):
         saved = read_json_or_none(folder / "config.json")
         metrics = read_json_or_none(folder / "metrics.json")
         with contextlib.suppress(TypeError, ValueError):  # an older or damaged config
@@ -494,16 +478,17 @@ def judge_run(
     predicted = classifier.predict(samples)
     known = artist in classifier.artists
     references = {}
-    vocab = read_json_or_none(run_dir / "vocab.json")
-    if vocab and vocab.get("tokens"):
+    if (run_dir / "vocab.json").is_file():
         from pianogen.evaluate import REFERENCES, reference_tokens
+        from pianogen.vocab import Vocab
 
-        counts = vocab.get("counts") or {}
+        vocab = Vocab.load(run_dir / "vocab.json")
+        vocab_tokens, counts = vocab.tokens, vocab.counts  # copies: take them once
         length = max(len(s) for s in samples)
         for kind in REFERENCES:
             noise = reference_tokens(
-                vocab["tokens"],
-                [int(counts.get(t, 1)) for t in vocab["tokens"]],
+                vocab_tokens,
+                [counts[t] for t in vocab_tokens],
                 kind,
                 REFERENCE_SAMPLES,
                 length,

@@ -13,7 +13,6 @@ artist from a spec on stdin (how Dask workers run it, one process per artist).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -24,7 +23,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -35,7 +34,7 @@ from pianogen import __version__, progress
 from pianogen.data import artist_data_hash, scan_artist
 from pianogen.errors import PianogenError
 from pianogen.execution import LOGS_DIR, error_line, execute_notebook, machine_info
-from pianogen.io import atomic_write_json, read_json, sha256_file
+from pianogen.io import atomic_write_json, file_lock, read_json, sha256_file
 from pianogen.progress import ArtistResult
 
 __all__ = [
@@ -122,20 +121,9 @@ class Task:
 
 
 # --------------------------------------------------------------------------- execution
-@contextlib.contextmanager
-def _artist_lock(out_dir: Path) -> Iterator[bool]:
+def _artist_lock(out_dir: Path) -> contextlib.AbstractContextManager[bool]:
     """An exclusive lock on the artist's folder; yields False if another batch holds it."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with (out_dir / LOCK_FILE).open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return file_lock(out_dir / LOCK_FILE, wait=False)
 
 
 def read_stamp(path: Path) -> dict[str, Any]:

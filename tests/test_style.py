@@ -29,6 +29,7 @@ from pianogen.style import (
     style_fidelity,
     train_classifier,
 )
+from pianogen.vocab import Vocab
 from pianogen.windows import prepare
 
 FAST = ClassifierConfig(excerpt_tokens=16, train_hop=8, steps=200)
@@ -172,7 +173,7 @@ def _run_with_samples(root, artist, samples):
         "samples": [{"tokens": t} for t in samples],
     }
     (folder / "evaluation.json").write_text(json.dumps(evaluation))
-    (folder / "vocab.json").write_text(json.dumps({"tokens": ["C4", "E4"], "counts": {"C4": 3}}))
+    Vocab(["C4", "E4"], {"C4": 3, "E4": 1}, vocabulary="paper").save(folder / "vocab.json")
     return folder
 
 
