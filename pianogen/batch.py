@@ -78,6 +78,7 @@ __all__ = [
     "largest_first",
     "plan_tasks",
     "run_batch",
+    "seeded_artists",
 ]
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,17 @@ def largest_first(data_dir: Path, artists: list[str]) -> list[str]:
     return sorted(artists, key=lambda a: (-size(a), a))
 
 
+def seeded_artists(data_dir: Path, profile: Profile) -> set[str]:
+    """The artists that train the profile's seed replicates: the ``seed_artists`` with the
+    least MIDI data of every artist folder in ``data_dir`` (not only those a batch runs, so
+    the choice does not change with ``--artists``); none when the profile has no seeds."""
+    if not (profile.seeds and profile.seeded):
+        return set()
+    every = [p.name for p in sorted(Path(data_dir).iterdir()) if is_artist_folder(p)]
+    smallest = largest_first(data_dir, every)[::-1]
+    return set(smallest[: profile.seed_artists or None])
+
+
 # --------------------------------------------------------------------------- the plan
 def plan_tasks(
     artist: str,
@@ -115,8 +127,10 @@ def plan_tasks(
     runs_root: Path,
     cache_dir: Path,
     declared: dict[str, set[str]],
+    replicates: bool = False,
 ) -> list[Task]:
-    """The artist's tasks in order, each with only the parameters its notebook declares.
+    """The artist's tasks in order, each with only the parameters its notebook declares;
+    with ``replicates`` the profile's seed replicates too (:meth:`Profile.runs`).
 
     Each training notebook receives its run's whole configuration as one value,
     ``run_config`` (:func:`pianogen.config.make_run_config` of the profile, the preset, the
@@ -148,17 +162,14 @@ def plan_tasks(
             f"{TRAIN}.ipynb declares no 'run_config' parameter; cannot train the profile's runs"
         )
     tasks = [task(EXPLORE, EXPLORE, {})]
-    runs = [(preset, "piece", profile.vocabulary) for preset in profile.presets]
-    runs += [(p, "window", profile.vocabulary) for p in profile.window_split]
-    runs += [(p, "piece", "timed") for p in profile.timed]
-    for preset, split, vocabulary in runs:
+    for preset, split, vocabulary, seed in profile.runs(replicates):
         config = make_run_config(
             artist, preset, split=split, vocabulary=vocabulary, profile=profile
         )
+        config = config.replace(train=config.train.replace(seed=seed))
         extra = {"run_config": config.to_dict()}
-        tasks.append(
-            task(TRAIN, train_page_name(preset, vocabulary, split), extra, requires=(EXPLORE,))
-        )
+        name = train_page_name(preset, vocabulary, split, seed)
+        tasks.append(task(TRAIN, name, extra, requires=(EXPLORE,)))
     trains = tuple(t.name for t in tasks[1:])
     tasks.append(task(EVALUATE, EVALUATE, {}, requires=(EXPLORE,), requires_any=trains))
     return tasks
@@ -224,9 +235,18 @@ def run_batch(
     where_from = {"notebooks_dir": notebooks_dir, "data_dir": data_dir}
     where_from |= {"runs_root": Path(runs_root).resolve(), "cache_dir": Path(cache_dir).resolve()}
     specs, plan = {}, {}
-    for artist in largest_first(data_dir, names):
+    seeded = seeded_artists(data_dir, prof)
+    # Seeded artists first: they have the most work, so they should not finish alone.
+    for artist in sorted(largest_first(data_dir, names), key=lambda a: a not in seeded):
         out_dir = out_book / artist
-        tasks = plan_tasks(artist, prof, out_dir=out_dir, declared=declared, **where_from)
+        tasks = plan_tasks(
+            artist,
+            prof,
+            out_dir=out_dir,
+            declared=declared,
+            replicates=artist in seeded,
+            **where_from,
+        )
         spec = {"artist": artist, "data_dir": str(data_dir), "out_dir": str(out_dir)}
         spec |= {"profile": prof.to_dict(), "force": bool(force)}
         spec["tasks"] = [asdict(t) for t in tasks]

@@ -250,13 +250,14 @@ def page_title(stem: str) -> str | None:
     """A distinct sidebar title for an executed notebook (several share a source notebook)."""
     run = parse_train_page_name(stem)
     if run is not None:
-        preset, vocabulary, split = run
+        preset, vocabulary, split, seed = run
         words = get_vocabulary(vocabulary)
         notes = [
             n
             for n, on in (
                 ("window split", split == "window"),
                 (words.label, words.run_suffix != ""),
+                (f"seed {seed}", seed != 0),
             )
             if on
         ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -40,6 +41,7 @@ __all__ = [
     "parse_run_name",
     "profile",
     "run_name",
+    "run_seed",
 ]
 
 # A registered vocabulary's name (pianogen.tokens.vocabulary_names(): "paper", "timed",
@@ -50,6 +52,7 @@ SplitKind = Literal["piece", "window"]
 CellKind = Literal["lstm", "gru"]
 InputKind = Literal["scalar", "embedding"]
 
+SEED_SUFFIX = "-seed"  # run folders of seed replicates: pianogen-gru-seed1
 PAPER_THRESHOLDS = (30, 50, 70, 90)
 # The paper's figures, quoted so the book can show them beside ours (never used as results).
 PAPER_UNIQUE_TOKENS = 723
@@ -272,8 +275,9 @@ class RunConfig(_JsonConfig):
 
     @property
     def run_name(self) -> str:
-        """The run folder's name: the model preset, plus a suffix for the timed vocabulary."""
-        return run_name(self.model.name, self.tokens.vocabulary)
+        """The run folder's name: the model preset, plus suffixes for the vocabulary and a
+        training seed other than 0 (:func:`run_name`)."""
+        return run_name(self.model.name, self.tokens.vocabulary, self.train.seed)
 
     def save(self, path: Path) -> None:
         from pianogen.io import atomic_write_json
@@ -287,19 +291,29 @@ class RunConfig(_JsonConfig):
         return cls.from_dict(read_json(path))
 
 
-def run_name(preset: str, vocabulary: Vocabulary = "paper") -> str:
+def run_name(preset: str, vocabulary: Vocabulary = "paper", seed: int = 0) -> str:
     """The run folder name of ``preset`` on ``vocabulary``: the preset plus the vocabulary's
     :attr:`~pianogen.tokens.Vocabulary.run_suffix` (``pianogen-gru`` for the paper's tokens,
-    ``pianogen-gru-timed`` for the timed ones).
+    ``pianogen-gru-timed`` for the timed ones), plus ``-seed<n>`` for a training seed other
+    than 0 (``pianogen-gru-seed1``: a seed replicate, see :attr:`Profile.seeds`).
 
     Runs of one preset on every vocabulary live side by side in ``RUN_DIR/<artist>/``.
     """
-    return preset + get_vocabulary(vocabulary).run_suffix
+    name = preset + get_vocabulary(vocabulary).run_suffix
+    return f"{name}{SEED_SUFFIX}{int(seed)}" if seed else name
+
+
+def run_seed(name: str) -> int:
+    """The training seed a run name carries (:func:`run_name`); 0 when it carries none."""
+    found = re.search(rf"{SEED_SUFFIX}(\d+)$", name)
+    return int(found.group(1)) if found else 0
 
 
 def parse_run_name(name: str) -> tuple[str, Vocabulary]:
-    """The inverse of :func:`run_name`: ``(preset, vocabulary)`` (the longest registered
-    suffix that ends ``name`` wins; no suffix: the vocabulary whose suffix is empty)."""
+    """The inverse of :func:`run_name` (its seed aside, :func:`run_seed`): ``(preset,
+    vocabulary)`` (the longest registered suffix that ends ``name`` wins; no suffix: the
+    vocabulary whose suffix is empty)."""
+    name = re.sub(rf"{SEED_SUFFIX}\d+$", "", name)
     by_suffix = sorted(
         ((get_vocabulary(v).run_suffix, v) for v in vocabulary_names()),
         key=lambda sv: -len(sv[0]),
@@ -420,6 +434,28 @@ class Profile(_JsonConfig):
     # Training settings of the paper's presets (None: ``train``/``timed_train``); their
     # optimizer is the paper's in any case (see train_for).
     paper_train: TrainConfig | None = None
+    # Seed replicates (the seed intervals of the results chapter): the runs of the
+    # ``seeded`` presets on ``vocabulary`` (piece split, and window split where the preset
+    # is in ``window_split``) trained again once per seed in ``seeds`` — only the training
+    # seed changes (initial weights, dropout, window order), never the split — for the
+    # ``seed_artists`` artists with the least data (0: every artist).
+    seeds: tuple[int, ...] = ()
+    seeded: tuple[str, ...] = ()
+    seed_artists: int = 1
+
+    def runs(self, replicates: bool = False) -> list[tuple[str, SplitKind, Vocabulary, int]]:
+        """``(preset, split, vocabulary, training seed)`` of every run an artist trains, in
+        training order; with ``replicates``, the seed replicates last."""
+        seed = self.train.seed
+        runs: list[tuple[str, SplitKind, Vocabulary, int]] = [
+            *((p, "piece", self.vocabulary, seed) for p in self.presets),
+            *((p, "window", self.vocabulary, seed) for p in self.window_split),
+            *((p, "piece", "timed", seed) for p in self.timed),
+        ]
+        if replicates:
+            main = [r for r in runs if r[0] in self.seeded and r[2] == self.vocabulary]
+            runs += [(p, split, v, s) for s in self.seeds for p, split, v, _ in main]
+        return runs
 
     def train_for(self, vocabulary: Vocabulary, preset: str | None = None) -> TrainConfig:
         """The training settings of this profile's runs of ``preset`` on ``vocabulary``.
@@ -453,6 +489,16 @@ class Profile(_JsonConfig):
         _check(not unknown, f"profile {self.name!r}: unknown preset(s) {unknown}")
         _check(self.vocabulary != "timed", "a profile's timed runs are listed in 'timed'")
         TokenConfig(vocabulary=self.vocabulary, augment_keys=self.augment_keys)  # validates
+        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
+        stray = [p for p in self.seeded if p not in (*self.presets, *self.window_split)]
+        _check(not stray, f"profile {self.name!r}: seeded preset(s) {stray} are not trained")
+        _check(
+            len(set(self.seeds)) == len(self.seeds) and self.train.seed not in self.seeds,
+            f"profile {self.name!r}: seeds {self.seeds} must differ from each other and from "
+            f"the training seed {self.train.seed}",
+        )
+        _check(min(self.seeds, default=1) >= 1, f"seeds must be >= 1, got {self.seeds}")
+        _check(self.seed_artists >= 0, "seed_artists must be >= 0 (0: every artist)")
 
 
 _QUICK_TRAIN = TrainConfig(
@@ -481,6 +527,11 @@ PROFILES: dict[str, Profile] = {
         timed=("pianogen-gru",),
         augment_keys=12,
         paper_train=TrainConfig(epochs=6, batch_size=64, patience=2, max_train_windows=1500),
+        # Seeds 1 and 2 beside 0 for the book's comparisons (LSTM vs GRU, window vs piece
+        # split) on the artist with the least data.
+        seeds=(1, 2),
+        seeded=("pianogen-lstm", "pianogen-gru", "paper-gru"),
+        seed_artists=1,
     ),
     # The paper's three models at full size and training length (meant for a GPU machine).
     "paper": Profile(

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from pianogen.config import MODEL_PRESETS, PAPER_RESULTS, parse_run_name
+from pianogen.config import MODEL_PRESETS, PAPER_RESULTS, parse_run_name, run_name, run_seed
 from pianogen.evaluate import reference_check
 from pianogen.io import read_json_or_none
 from pianogen.memorization import ORIGINALITY_MEASURES, originality
@@ -44,15 +44,22 @@ __all__ = [
 ]
 
 
-def summary_table(runs_root: Path) -> pd.DataFrame:
-    """One row per (artist, preset, split): test loss/accuracy of the model and baselines."""
+def summary_table(runs_root: Path, *, replicates: bool = False) -> pd.DataFrame:
+    """One row per (artist, preset, split): test loss/accuracy of the model and baselines.
+
+    ``preset`` is the run name without its seed (``pianogen-gru-timed``); with
+    ``replicates`` the seed replicates are rows too (``seed`` tells them apart,
+    :func:`pianogen.runs.run_folders`), else every row is a seed-0 run.
+    """
     rows = []
-    for artist, preset, split, folder in run_folders(runs_root):
+    for artist, name, split, folder in run_folders(runs_root, replicates=replicates):
         metrics = read_json_or_none(folder / "metrics.json") or {}
         model = metrics.get("model", {})
+        preset = run_name(*parse_run_name(name))
         row: dict[str, Any] = {
             "artist": artist,
             "preset": preset,
+            "seed": run_seed(name),
             "split": metrics.get("split", split),
             "vocabulary": metrics.get("vocabulary", parse_run_name(preset)[1]),
             "test loss": model.get("loss"),

@@ -39,7 +39,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pianogen.config import RunConfig, SplitKind, Vocabulary, parse_run_name, run_name
+from pianogen.config import (
+    RunConfig,
+    SplitKind,
+    Vocabulary,
+    parse_run_name,
+    run_name,
+    run_seed,
+)
 from pianogen.errors import DataFolderMissing, NoTrainedModel, RunError
 from pianogen.io import read_json
 
@@ -106,9 +113,11 @@ def classifier_dir_for(runs_root: Path, vocabulary: str, excerpt_tokens: int) ->
     return Path(runs_root) / CLASSIFIER_DIR / f"{vocabulary}-{int(excerpt_tokens)}"
 
 
-def run_folders(runs_root: Path) -> list[tuple[str, str, str, Path]]:
+def run_folders(runs_root: Path, *, replicates: bool = False) -> list[tuple[str, str, str, Path]]:
     """Every finished run (one with ``metrics.json``) as ``(artist, run name, split, folder)``,
-    sorted; folders starting with ``_`` or ``.`` are not artists."""
+    sorted; folders starting with ``_`` or ``.`` are not artists. Seed replicates (run
+    names ending ``-seed<n>``, :func:`pianogen.config.run_seed`) only with ``replicates``:
+    every table of one run per preset reads the seed-0 runs."""
     runs_root = Path(runs_root)
     found = []
     for split, base in (("piece", runs_root), ("window", runs_root / WINDOW_SPLIT_DIR)):
@@ -117,32 +126,33 @@ def run_folders(runs_root: Path) -> list[tuple[str, str, str, Path]]:
         for metrics in sorted(base.glob("*/*/metrics.json")):
             folder = metrics.parent
             artist = folder.parent.name
-            if artist.startswith(("_", ".")):
+            if artist.startswith(("_", ".")) or (run_seed(folder.name) and not replicates):
                 continue
             found.append((artist, folder.name, split, folder))
     return found
 
 
 def train_page_name(
-    preset: str, vocabulary: Vocabulary = "paper", split: SplitKind = "piece"
+    preset: str, vocabulary: Vocabulary = "paper", split: SplitKind = "piece", seed: int = 0
 ) -> str:
     """The executed training notebook's name for one run: ``02_train_pianogen-gru``,
-    ``02_train_pianogen-gru-timed``, ``02_train_paper-gru_window``."""
-    return f"{TRAIN_NOTEBOOK}_{run_name(preset, vocabulary)}" + (
+    ``02_train_pianogen-gru-timed``, ``02_train_paper-gru_window``,
+    ``02_train_pianogen-gru-seed1``."""
+    return f"{TRAIN_NOTEBOOK}_{run_name(preset, vocabulary, seed)}" + (
         "_window" if split == "window" else ""
     )
 
 
-def parse_train_page_name(stem: str) -> tuple[str, Vocabulary, SplitKind] | None:
-    """The inverse of :func:`train_page_name`: ``(preset, vocabulary, split)``, or ``None``
-    when ``stem`` is not a training page."""
+def parse_train_page_name(stem: str) -> tuple[str, Vocabulary, SplitKind, int] | None:
+    """The inverse of :func:`train_page_name`: ``(preset, vocabulary, split, seed)``, or
+    ``None`` when ``stem`` is not a training page."""
     prefix = f"{TRAIN_NOTEBOOK}_"
     if not stem.startswith(prefix):
         return None
-    name = stem.removeprefix(prefix)
-    split: SplitKind = "window" if name.endswith("_window") else "piece"
-    preset, vocabulary = parse_run_name(name.removesuffix("_window"))
-    return preset, vocabulary, split
+    name = stem.removeprefix(prefix).removesuffix("_window")
+    split: SplitKind = "window" if stem.endswith("_window") else "piece"
+    preset, vocabulary = parse_run_name(name)
+    return preset, vocabulary, split, run_seed(name)
 
 
 def recorded_data_dir(run_dir: Path) -> Path | None:

@@ -151,6 +151,16 @@ def test_largest_artists_start_first(tmp_path):
     assert batch.largest_first(tmp_path, ["a", "b", "c", "d"]) == ["c", "b", "a", "d"]
 
 
+def test_the_smallest_artists_of_the_data_folder_train_the_seed_replicates(tmp_path):
+    for name, size in (("a", 300), ("b", 100), ("c", 200), ("_x", 1)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "p.mid").write_bytes(b"x" * size)
+    seeded = PROFILE.replace(seeds=(1,), seeded=PROFILE.presets[:1], seed_artists=2)
+    assert batch.seeded_artists(tmp_path, seeded) == {"b", "c"}
+    assert batch.seeded_artists(tmp_path, seeded.replace(seed_artists=0)) == {"a", "b", "c"}
+    assert batch.seeded_artists(tmp_path, PROFILE) == set()  # no seeds
+
+
 def test_plan_tasks_names_outputs_and_declared_parameters(tmp_path):
     from pianogen.config import make_run_config
 
@@ -224,6 +234,26 @@ def test_plan_tasks_names_outputs_and_declared_parameters(tmp_path):
         "generate_config": profile.generate.to_dict(),  # one value, its seed included
     }
     assert tasks[5].requires_any == tuple(t.name for t in tasks[1:5])
+    # seed replicates: the seeded presets' runs on the profile's vocabulary (both splits),
+    # once per seed, with only the training seed changed; after the seed-0 runs
+    seeded = profile.replace(seeds=(1, 2), seeded=("quick-gru",))
+    replicated = batch.plan_tasks("chopin", seeded, declared=declared, replicates=True, **kwargs)
+    assert [t.name for t in replicated][5:-1] == [
+        "02_train_quick-gru-seed1",
+        "02_train_quick-gru-seed1_window",
+        "02_train_quick-gru-seed2",
+        "02_train_quick-gru-seed2_window",
+    ]
+    runs = [RunConfig.from_dict(t.parameters["run_config"]) for t in replicated[5:-1]]
+    assert [(c.train.seed, c.split.seed, c.split.kind) for c in runs] == [
+        (1, 0, "piece"),
+        (1, 0, "window"),
+        (2, 0, "piece"),
+        (2, 0, "window"),
+    ]
+    assert [c.run_name for c in runs] == ["quick-gru-seed1"] * 2 + ["quick-gru-seed2"] * 2
+    assert replicated[-1].parameters["presets"] == tasks[5].parameters["presets"]
+    assert len(batch.plan_tasks("chopin", seeded, declared=declared, **kwargs)) == len(tasks)
     # a training notebook that cannot receive a run configuration is refused up front
     declared["02_train"].discard("run_config")
     with pytest.raises(batch.BatchError, match="run_config"):

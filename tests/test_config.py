@@ -17,6 +17,7 @@ from pianogen.config import (
     parse_run_name,
     profile,
     run_name,
+    run_seed,
 )
 
 
@@ -89,6 +90,35 @@ def test_run_names_pair_with_their_parse():
     assert config.replace(tokens=TokenConfig(vocabulary="timed")).run_name == "quick-gru-timed"
     with pytest.raises(ValueError, match="vocabulary"):
         run_name("quick-gru", "midi")
+    # a training seed other than 0 is part of the name (a seed replicate's folder)
+    assert run_name("pianogen-gru", "timed", 3) == "pianogen-gru-timed-seed3"
+    assert parse_run_name("pianogen-gru-timed-seed3") == ("pianogen-gru", "timed")
+    assert [run_seed(n) for n in ("pianogen-gru-seed12", "pianogen-gru")] == [12, 0]
+    seeded = config.replace(train=config.train.replace(seed=2))
+    assert seeded.run_name == "quick-gru-seed2"
+
+
+def test_a_profile_lists_its_runs_and_seed_replicates():
+    quick = profile("quick")
+    assert quick.runs() == [
+        ("pianogen-lstm", "piece", "paper", 0),
+        ("pianogen-gru", "piece", "paper", 0),
+        ("paper-gru", "piece", "paper", 0),
+        ("paper-gru", "window", "paper", 0),
+        ("pianogen-gru", "piece", "timed", 0),
+    ]
+    replicates = quick.runs(replicates=True)[len(quick.runs()) :]
+    assert {seed for *_, seed in replicates} == set(quick.seeds)
+    assert len(quick.seeds) >= 2  # at least 3 seeds with the seed-0 run
+    assert all(v == "paper" and p in quick.seeded for p, _, v, _ in replicates)
+    for bad, match in (
+        ({"seeds": (1, 1), "seeded": ("pianogen-gru",)}, "differ"),
+        ({"seeds": (0,), "seeded": ("pianogen-gru",)}, "differ"),
+        ({"seeds": (1,), "seeded": ("quick-gru",)}, "not trained"),
+        ({"seed_artists": -1}, "seed_artists"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            quick.replace(**bad)
 
 
 def test_profiles_name_their_evaluated_runs():

@@ -25,9 +25,12 @@ def test_run_dir_for_puts_each_split_in_its_own_tree(tmp_path):
 @pytest.mark.parametrize(
     ("run", "name"),
     [
-        (("pianogen-gru", "paper", "piece"), "02_train_pianogen-gru"),
-        (("pianogen-gru", "timed", "piece"), "02_train_pianogen-gru-timed"),
-        (("paper-gru", "paper", "window"), "02_train_paper-gru_window"),
+        (("pianogen-gru", "paper", "piece", 0), "02_train_pianogen-gru"),
+        (("pianogen-gru", "timed", "piece", 0), "02_train_pianogen-gru-timed"),
+        (("paper-gru", "paper", "window", 0), "02_train_paper-gru_window"),
+        (("pianogen-gru", "paper", "piece", 2), "02_train_pianogen-gru-seed2"),
+        (("paper-gru", "paper", "window", 12), "02_train_paper-gru-seed12_window"),
+        (("pianogen-gru", "timed", "piece", 1), "02_train_pianogen-gru-timed-seed1"),
     ],
 )
 def test_train_page_names_round_trip(run, name):
@@ -43,6 +46,7 @@ def test_other_pages_are_not_training_pages():
 def test_run_folders_lists_finished_runs_of_artists_only(tmp_path):
     for folder in (
         tmp_path / "bach" / "pianogen-gru",
+        tmp_path / "bach" / "pianogen-gru-seed1",  # a seed replicate
         tmp_path / "_window-split" / "bach" / "paper-gru",
         tmp_path / "_scratch" / "x",  # not an artist
         tmp_path / ".hidden" / "y",
@@ -53,6 +57,11 @@ def test_run_folders_lists_finished_runs_of_artists_only(tmp_path):
     assert [r[:3] for r in runs.run_folders(tmp_path)] == [
         ("bach", "pianogen-gru", "piece"),
         ("bach", "paper-gru", "window"),
+    ]
+    assert [r[1] for r in runs.run_folders(tmp_path, replicates=True)] == [
+        "pianogen-gru",
+        "pianogen-gru-seed1",
+        "paper-gru",
     ]
     assert runs.run_folders(tmp_path / "nowhere") == []
 
