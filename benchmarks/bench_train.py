@@ -236,8 +236,9 @@ def _training_setup(
     not) and an endless dataset of synthetic windows, warmed up."""
     import keras
 
-    from pianogen.config import RunConfig, model_preset
+    from pianogen.config import RunConfig
     from pianogen.models import build_model
+    from pianogen.presets import model_preset
     from pianogen.train import compile_model
     from pianogen.windows import Windows
 
@@ -335,7 +336,7 @@ def main() -> int:
         print(json.dumps(_child_memory(pipeline, n_windows, batch)))
         return 0
 
-    from pianogen.config import MODEL_PRESETS
+    from pianogen.presets import MODEL_PRESETS
 
     quick = args.quick
     n_windows = args.windows or (100_000 if quick else 1_000_000)

@@ -44,12 +44,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pianogen import progress
-from pianogen.config import Profile, TokenConfig, make_run_config
-from pianogen.config import profile as get_profile
+from pianogen.config import TokenConfig
 from pianogen.data import is_artist_folder, validate_artist_name
 from pianogen.errors import PianogenError
 from pianogen.execution import declared_parameters, error_line
 from pianogen.explore import notebook_path
+from pianogen.presets import Profile, make_run_config
+from pianogen.presets import profile as get_profile
 from pianogen.progress import ArtistResult, BatchSummary, format_summary
 from pianogen.runs import TRAIN_NOTEBOOK, train_page_name
 from pianogen.worker import (
@@ -133,7 +134,7 @@ def plan_tasks(
     with ``replicates`` the profile's seed replicates too (:meth:`Profile.runs`).
 
     Each training notebook receives its run's whole configuration as one value,
-    ``run_config`` (:func:`pianogen.config.make_run_config` of the profile, the preset, the
+    ``run_config`` (:func:`pianogen.presets.make_run_config` of the profile, the preset, the
     split and the vocabulary); the evaluation notebook receives the profile's
     ``generate_config``.
     """

@@ -68,7 +68,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from pianogen.config import make_run_config
+    from pianogen.presets import make_run_config
     from pianogen.train import train
 
     config = make_run_config(

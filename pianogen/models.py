@@ -28,7 +28,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pianogen.config import ModelConfig, model_preset
+from pianogen.config import ModelConfig
+from pianogen.presets import model_preset
 
 if TYPE_CHECKING:
     import keras

@@ -12,10 +12,11 @@ from typing import Any
 
 import pandas as pd
 
-from pianogen.config import MODEL_PRESETS, PAPER_RESULTS, parse_run_name, run_name, run_seed
+from pianogen.config import PAPER_RESULTS, parse_run_name, run_name, run_seed
 from pianogen.evaluate import reference_check
 from pianogen.io import read_json_or_none
 from pianogen.memorization import ORIGINALITY_MEASURES, originality
+from pianogen.presets import MODEL_PRESETS
 from pianogen.runs import CLASSIFIER_DIR, run_folders
 
 __all__ = [

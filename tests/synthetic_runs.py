@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pianogen.config import RunConfig, SplitConfig, TokenConfig, TrainConfig, model_preset
+from pianogen.config import RunConfig, SplitConfig, TokenConfig, TrainConfig
+from pianogen.presets import model_preset
 from pianogen.windows import Prepared, prepare_tokens
 
 NOTES = ["C4", "D4", "E4", "F4", "G4", "A4", "B4", "C5", "0.4.7", "2.7"]

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from synthetic_runs import synthetic_config
 
-from pianogen.config import PROFILES, RunConfig, TokenConfig, model_preset, optimizer_for
+from pianogen.config import RunConfig, TokenConfig
+from pianogen.presets import PROFILES, model_preset, optimizer_for
 from pianogen.tokens import augment_shifts, transpose_token, transpose_tokens
 from pianogen.windows import prepare_tokens, transposed_copies
 

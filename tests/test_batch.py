@@ -20,7 +20,8 @@ import nbformat
 import pytest
 
 from pianogen import batch, execution
-from pianogen.config import GenerateConfig, Profile, RunConfig, TrainConfig
+from pianogen.config import GenerateConfig, RunConfig, TrainConfig
+from pianogen.presets import Profile
 
 PROFILE = Profile(
     name="test",
@@ -162,7 +163,7 @@ def test_the_smallest_artists_of_the_data_folder_train_the_seed_replicates(tmp_p
 
 
 def test_plan_tasks_names_outputs_and_declared_parameters(tmp_path):
-    from pianogen.config import make_run_config
+    from pianogen.presets import make_run_config
 
     profile = PROFILE.replace(
         presets=("quick-gru", "quick-lstm"),

@@ -5,20 +5,17 @@ import json
 import pytest
 
 from pianogen.config import (
-    MODEL_PRESETS,
-    PROFILES,
     GenerateConfig,
     ModelConfig,
     RunConfig,
     SplitConfig,
     TokenConfig,
     TrainConfig,
-    model_preset,
     parse_run_name,
-    profile,
     run_name,
     run_seed,
 )
+from pianogen.presets import MODEL_PRESETS, PROFILES, model_preset, profile
 
 
 def test_run_config_round_trips_through_json(tmp_path):
@@ -151,7 +148,7 @@ def test_a_profile_chooses_the_vocabulary_of_its_presets():
 
 # --------------------------------------------------------------------------- make_run_config
 def test_make_run_config_without_a_profile_uses_the_presets_optimizer():
-    from pianogen.config import make_run_config
+    from pianogen.presets import make_run_config
 
     ours = make_run_config("bach", "pianogen-gru")
     assert (ours.train.optimizer, ours.train.learning_rate) == ("adam", 0.002)
@@ -163,7 +160,7 @@ def test_make_run_config_without_a_profile_uses_the_presets_optimizer():
 
 
 def test_make_run_config_from_a_profile_is_the_profiles_run():
-    from pianogen.config import PROFILES, make_run_config
+    from pianogen.presets import PROFILES, make_run_config
 
     quick = PROFILES["quick"]
     config = make_run_config("bach", "paper-gru", profile="quick")
@@ -177,7 +174,7 @@ def test_make_run_config_from_a_profile_is_the_profiles_run():
 
 
 def test_make_run_config_settings_change_single_fields():
-    from pianogen.config import make_run_config
+    from pianogen.presets import make_run_config
 
     config = make_run_config(
         "bach", "quick-gru", epochs=3, seed=7, unroll=True, min_count=2, optimizer=None
@@ -194,12 +191,8 @@ def test_make_run_config_settings_change_single_fields():
 
 
 def test_notebooks_take_a_whole_config_or_readable_values():
-    from pianogen.config import (
-        GenerateConfig,
-        make_run_config,
-        notebook_generate_config,
-        notebook_run_config,
-    )
+    from pianogen.config import GenerateConfig
+    from pianogen.presets import make_run_config, notebook_generate_config, notebook_run_config
 
     given = make_run_config("mozart", "pianogen-lstm", profile="quick")
     readable = {"artist": "bach", "preset": "quick-gru", "epochs": 3}

@@ -6,8 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from pianogen.config import MODEL_PRESETS, ModelConfig
+from pianogen.config import ModelConfig
 from pianogen.models import build_model, flops_per_sequence
+from pianogen.presets import MODEL_PRESETS
 
 
 def _trainable(model: keras.Model) -> int:

@@ -9,8 +9,8 @@ import pytest
 from tiny_models import make_run
 
 from pianogen import runs
-from pianogen.config import make_run_config
 from pianogen.errors import DataFolderMissing, GenerateError, NoTrainedModel, RunError
+from pianogen.presets import make_run_config
 
 
 def test_run_dir_for_puts_each_split_in_its_own_tree(tmp_path):

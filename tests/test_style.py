@@ -10,9 +10,9 @@ import pytest
 from midi_factory import write_midi_file
 
 from pianogen import results
-from pianogen.config import make_run_config
 from pianogen.features import FEATURE_NAMES, cut_excerpts, excerpt_features
 from pianogen.memorization import human_band, originality
+from pianogen.presets import make_run_config
 from pianogen.style import (
     ClassifierConfig,
     NoSamples,

@@ -234,7 +234,8 @@ def test_resume_after_sigkill_continues_exactly(tmp_path):
 def test_train_end_to_end_on_tiny_midi(tmp_path):
     from midi_factory import write_midi_file
 
-    from pianogen.config import RunConfig, TokenConfig, TrainConfig, model_preset
+    from pianogen.config import RunConfig, TokenConfig, TrainConfig
+    from pianogen.presets import model_preset
     from pianogen.train import train
 
     scale = [60, 62, 64, 65, 67, 69, 71, 72]
