@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from midi_factory import TrackSpec, midi_bytes, tracks_bytes, write_midi_file, write_midi_tracks
 
-from pianogen import parse
+from pianogen import parse, quantize
 from pianogen.notes import Note
 from pianogen.parse import BadMidi, parse_bytes, parse_midi
 
@@ -99,7 +99,7 @@ def test_quantize_offsets_match_music21_float_arithmetic() -> None:
 
     for tpq in (96, 120, 480, 384, 1000):
         ticks = np.arange(0, 20 * tpq)
-        ours = parse._quantize_offsets(ticks, tpq)
+        ours = quantize.quantize_offsets(ticks, tpq)
         for tick, q in zip(ticks.tolist(), ours.tolist(), strict=True):
             n = tick / tpq
             best = min(
@@ -125,7 +125,7 @@ def test_quantize_offsets_match_music21_float_arithmetic() -> None:
     ],
 )
 def test_quantize_duration_lookahead(gap12: int, length: int, expected: int) -> None:
-    assert parse._quantize_duration(length, 480, gap12) == expected
+    assert quantize.quantize_duration(length, 480, gap12) == expected
 
 
 def test_quantize_duration_matches_music21_stream_quantize() -> None:
@@ -141,12 +141,12 @@ def test_quantize_duration_matches_music21_stream_quantize() -> None:
         s.insert(tick / tpq, note.Note(60, quarterLength=length / tpq))
     s.sort(force=True)  # music21's MIDI import sorts first; the look-ahead needs it
     s.quantize((4, 3), processOffsets=True, processDurations=True, inPlace=True)
-    q_on = parse._quantize_offsets(np.array(ticks), tpq).tolist()
+    q_on = quantize.quantize_offsets(np.array(ticks), tpq).tolist()
     distinct = sorted(set(q_on))
     for el, q, length in zip(s.notes, q_on, lengths, strict=True):
         later = [d for d in distinct if d > q]
         gap = later[0] - q if later else -1
-        assert round(float(el.quarterLength) * 12) == parse._quantize_duration(length, tpq, gap)
+        assert round(float(el.quarterLength) * 12) == quantize.quantize_duration(length, tpq, gap)
 
 
 # ----------------------------------------------------------------------- parts
