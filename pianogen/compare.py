@@ -123,14 +123,16 @@ def paired_test(a: Any, b: Any, level: float = 0.95) -> dict[str, Any]:
     ``mean``/``low``/``high``: the mean difference ``b - a`` and its t interval; ``t`` and
     ``p_t``: the two-sided paired t-test; ``p_sign_flip``: the exact two-sided sign-flip
     test (the share of the ``2**n`` sign patterns whose mean difference is at least as far
-    from 0 as the observed one); ``wins``: pairs where ``b > a``; ``n``: pairs.
+    from 0 as the observed one); ``wins``/``losses``: pairs where ``b > a``/``b < a``;
+    ``n``: pairs.
     """
     d = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
     d = d[np.isfinite(d)]
     n = len(d)
     mean, low, high = t_interval(d, level)
     out: dict[str, Any] = {"n": n, "mean": mean, "low": low, "high": high}
-    out |= {"wins": int((d > 0).sum()), "t": math.nan, "p_t": math.nan, "p_sign_flip": math.nan}
+    out |= {"wins": int((d > 0).sum()), "losses": int((d < 0).sum())}
+    out |= {"t": math.nan, "p_t": math.nan, "p_sign_flip": math.nan}
     if n == 0:
         return out
     patterns = np.array(list(product((1.0, -1.0), repeat=n))) if n <= 16 else None
@@ -211,9 +213,38 @@ def _p(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value:.2f}"
 
 
+def _interval(low: float, high: float, scale: float, digits: int) -> str:
+    if math.isnan(low):
+        return "no interval"
+    if abs(high - low) < 1e-12:
+        return "the same on every seed"
+    return f"{low * scale:+.{digits}f} to {high * scale:+.{digits}f}"
+
+
+def _loss_clause(summary: pd.DataFrame, comparison: Comparison) -> str:
+    table = comparison_table(summary, comparison, "test loss")
+    if len(table) < 2:
+        return ""
+    test = paired_test(table["a"], table["b"])
+    b = comparison.b_label
+    if test["high"] < 0:
+        verdict = f"lower with the {b} beyond noise"
+    elif test["low"] > 0:
+        verdict = f"higher with the {b} beyond noise"
+    else:
+        verdict = "within noise"
+    return (
+        f"; test loss {test['mean']:+.3f} nats, {verdict} (95 % interval "
+        f"{_interval(test['low'], test['high'], 1, 3)}, paired t-test p = {_p(test['p_t'])}, "
+        f"sign-flip p = {_p(test['p_sign_flip'])}, lower with the {b} on {test['losses']} "
+        f"of {test['n']})"
+    )
+
+
 def comparison_sentence(summary: pd.DataFrame, comparison: Comparison = COMPARISONS[0]) -> str:
-    """The results chapter's one sentence on a comparison's test accuracy, every number from
-    the runs (``"n/a"`` parts where a figure is missing)."""
+    """The results chapter's one sentence on a comparison: the verdict on test accuracy, the
+    same test on test loss, and the seeded artists' intervals; every number from the runs
+    (``"n/a"`` parts where a figure is missing)."""
     table = comparison_table(summary, comparison)
     if table.empty:
         return f"{comparison.name}: not measured (no artist has both runs)."
@@ -222,22 +253,23 @@ def comparison_sentence(summary: pd.DataFrame, comparison: Comparison = COMPARIS
     if test["n"] < 2 or math.isnan(test["low"]):
         verdict = "cannot be tested on one artist"
     elif test["low"] > 0:
-        verdict = f"holds: the {b} is ahead"
+        verdict = f"the {b} is ahead beyond noise"
     elif test["high"] < 0:
-        verdict = f"is reversed: the {a} is ahead"
+        verdict = f"the {a} is ahead beyond noise"
     else:
-        verdict = "is not supported: the difference is within noise"
+        verdict = "no difference beyond noise"
     text = (
-        f"{b} against {a} {verdict} — test accuracy {_points(test['mean'])} points "
+        f"{b} vs {a}: {verdict} in test accuracy, {_points(test['mean'])} points "
         f"({b} minus {a}) averaged over {test['n']} artists, 95 % interval "
         f"{_points(test['low'])} to {_points(test['high'])}, paired t-test "
         f"p = {_p(test['p_t'])}, sign-flip p = {_p(test['p_sign_flip'])}, "
         f"{b} ahead on {test['wins']} of {test['n']}"
     )
+    text += _loss_clause(summary, comparison)
     seeded = table[table["seeds"] >= 2]
     for artist, row in seeded.iterrows():
         text += (
-            f"; over {int(row['seeds'])} seeds on {artist} {_points(row['difference'])} "
-            f"({_points(row['low'])} to {_points(row['high'])})"
+            f"; over {int(row['seeds'])} seeds on {artist} the accuracy difference is "
+            f"{_points(row['difference'])} points ({_interval(row['low'], row['high'], 100, 1)})"
         )
     return text + "."

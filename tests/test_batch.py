@@ -427,7 +427,8 @@ BATCH_SCRIPT = """
 import json, sys
 from pathlib import Path
 from pianogen import batch
-from pianogen.config import GenerateConfig, Profile, TrainConfig
+from pianogen.config import GenerateConfig, TrainConfig
+from pianogen.presets import Profile
 kw = {k: Path(v) for k, v in json.loads(sys.argv[1]).items()}
 p = json.loads(sys.argv[2])
 profile = Profile(p["name"], tuple(p["presets"]), TrainConfig(**p["train"]),

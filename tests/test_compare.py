@@ -33,13 +33,14 @@ def test_a_t_interval_of_three_values():
 
 def test_a_paired_test_by_hand():
     test = compare.paired_test([1.0, 2.0, 3.0], [2.0, 4.0, 6.0])  # differences 1, 2, 3
-    assert test["n"] == 3 and test["wins"] == 3 and test["mean"] == 2.0
+    assert test["n"] == 3 and test["wins"] == 3 and test["losses"] == 0 and test["mean"] == 2.0
     assert test["t"] == pytest.approx(2 * math.sqrt(3))
     assert test["p_t"] == pytest.approx(0.0742, abs=1e-4)
     # of the 8 sign patterns only +++ and --- reach a mean of 2 in size
     assert test["p_sign_flip"] == 0.25
     tie = compare.paired_test([1.0, 1.0], [2.0, 0.0])
-    assert tie["mean"] == 0.0 and tie["p_sign_flip"] == 1.0 and tie["wins"] == 1
+    assert tie["mean"] == 0.0 and tie["p_sign_flip"] == 1.0
+    assert tie["wins"] == 1 and tie["losses"] == 1
 
 
 def _summary() -> pd.DataFrame:
@@ -87,9 +88,15 @@ def test_seed_and_comparison_tables_pair_the_right_runs():
 def test_the_sentence_gives_the_verdict_with_its_numbers():
     summary = _summary()
     text = compare.comparison_sentence(summary)
-    assert text.startswith("GRU against LSTM is not supported")  # 2 artists, wide interval
+    assert text.startswith(
+        "GRU vs LSTM: no difference beyond noise in test accuracy"
+    )  # 2 artists, wide interval
     assert "+2.5 points" in text and "GRU ahead on 2 of 2" in text
-    assert "over 3 seeds on haydn +3.0" in text
+    assert "over 3 seeds on haydn the accuracy difference is +3.0 points" in text
+    # the loss (4 - accuracy here) is lower with the GRU on both artists
+    assert "test loss -0.025 nats" in text and "lower with the GRU on 2 of 2" in text
+    window = compare.comparison_sentence(summary, compare.COMPARISONS[1])
+    assert "test loss" not in window  # one artist: no loss test
     # the same gain on five artists is significant
     more = pd.concat(
         [summary]
@@ -101,7 +108,7 @@ def test_the_sentence_gives_the_verdict_with_its_numbers():
             for name, shift in (("chopin", 0.01), ("liszt", 0.02), ("grieg", 0.03))
         ]
     )  # fmt: skip
-    assert compare.comparison_sentence(more).startswith("GRU against LSTM holds")
+    assert compare.comparison_sentence(more).startswith("GRU vs LSTM: the GRU is ahead beyond")
     assert "not measured" in compare.comparison_sentence(summary.iloc[:0])
 
 
@@ -121,3 +128,9 @@ def test_the_summary_reads_seed_replicates_only_when_asked(tmp_path):
     assert list(every["preset"]) == ["pianogen-gru", "pianogen-gru"]
     assert list(every["seed"]) == [0, 1]
     assert compare.seed_table(every).loc[("bach", "pianogen-gru", "piece"), "seeds"] == 2
+
+
+def test_an_interval_of_identical_seeds_says_so():
+    assert compare._interval(0.05, 0.05, 100, 1) == "the same on every seed"
+    assert compare._interval(math.nan, math.nan, 100, 1) == "no interval"
+    assert compare._interval(-0.01, 0.02, 100, 1) == "-1.0 to +2.0"

@@ -164,8 +164,8 @@ def test_make_run_config_from_a_profile_is_the_profiles_run():
 
     quick = PROFILES["quick"]
     config = make_run_config("bach", "paper-gru", profile="quick")
-    assert config.train == quick.train_for("paper", "paper-gru")  # 6 x 1,500, Adamax
-    assert (config.train.epochs, config.train.max_train_windows) == (6, 1500)
+    assert config.train == quick.train_for("paper", "paper-gru")  # 4 x 1,500, Adamax
+    assert (config.train.epochs, config.train.max_train_windows) == (4, 1500)
     assert config.tokens.augment_keys == 12
     window = make_run_config("bach", "paper-gru", split="window", profile=quick)
     assert window.tokens.augment_keys == 1  # augmentation is for the piece split only
