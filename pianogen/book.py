@@ -81,10 +81,17 @@ def executed_artists(book_dir: Path) -> list[str]:
 
 
 def artist_notebooks(artist_dir: Path) -> list[Path]:
-    """The executed notebooks of one artist in reading order."""
+    """The executed notebooks of one artist in reading order (training pages of seed
+    replicates after the others)."""
+
+    def replicate(path: Path) -> bool:
+        run = parse_train_page_name(path.stem)
+        return bool(run and run[3])
+
     found = []
     for stem in NOTEBOOK_ORDER:
-        found.extend(sorted(artist_dir.glob(f"{stem}*.ipynb")))
+        pages = sorted(artist_dir.glob(f"{stem}*.ipynb"))
+        found.extend(sorted(pages, key=replicate))  # stable: by name within each group
     return found
 
 

@@ -36,7 +36,7 @@ def _fake_executed_artist(root, artist, presets=("quick-gru",)):
 
 
 def test_toc_lists_artists_in_reading_order(tmp_path):
-    _fake_executed_artist(tmp_path, "bach", presets=("quick-lstm", "quick-gru"))
+    _fake_executed_artist(tmp_path, "bach", presets=("quick-lstm", "quick-gru-seed1", "quick-gru"))
     _fake_executed_artist(tmp_path, "chopin")
     (tmp_path / "book" / "artists" / "empty").mkdir()  # never executed: not in the book
     artists = executed_artists(tmp_path / "book")
@@ -54,6 +54,7 @@ def test_toc_lists_artists_in_reading_order(tmp_path):
         "Exploring the data",
         "Training quick-gru",
         "Training quick-lstm",
+        "Training quick-gru (seed 1)",  # seed replicates after the other runs
         "Listening and evaluation",
     ]
     assert bach == [
@@ -61,6 +62,7 @@ def test_toc_lists_artists_in_reading_order(tmp_path):
         "book/artists/bach/01_explore",
         "book/artists/bach/02_train_quick-gru",
         "book/artists/bach/02_train_quick-lstm",
+        "book/artists/bach/02_train_quick-gru-seed1",
         "book/artists/bach/03_evaluate",
     ]
     assert toc["parts"][0]["chapters"][-1]["file"] == "book/generated/dataset"
