@@ -156,7 +156,7 @@ def test_the_batch_hands_each_run_its_augmentation_and_optimizer(tmp_path):
     assert (paper.tokens.augment_keys, paper.train.optimizer, paper.train.epochs) == (
         12,
         "adamax",
-        6,
+        4,
     )
     assert runs["02_train_paper-gru_window"].tokens.augment_keys == 1  # never on the window split
     assert runs["02_train_pianogen-gru-timed"].tokens.augment_keys == 12
