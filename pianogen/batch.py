@@ -112,7 +112,7 @@ def seeded_artists(data_dir: Path, profile: Profile) -> set[str]:
     the choice does not change with ``--artists``); none when the profile has no seeds."""
     if not (profile.seeds and profile.seeded):
         return set()
-    every = [p.name for p in sorted(Path(data_dir).iterdir()) if is_artist_folder(p)]
+    every, _ = _artists(Path(data_dir), None)  # unsafe folder names fail anyway
     smallest = largest_first(data_dir, every)[::-1]
     return set(smallest[: profile.seed_artists or None])
 

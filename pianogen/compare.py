@@ -199,7 +199,7 @@ def comparison_tests(
     for comparison in COMPARISONS:
         for metric in metrics:
             table = comparison_table(summary, comparison, metric)
-            test = paired_test(table["a"], table["b"]) if len(table) else paired_test([], [])
+            test = paired_test(table["a"], table["b"])
             seeds = int(table["seeds"].max()) if len(table) else 0
             rows.append({"comparison": comparison.name, "metric": metric, **test, "seeds": seeds})
     return pd.DataFrame(rows).set_index(["comparison", "metric"])
@@ -221,18 +221,22 @@ def _interval(low: float, high: float, scale: float, digits: int) -> str:
     return f"{low * scale:+.{digits}f} to {high * scale:+.{digits}f}"
 
 
+def _direction(test: dict[str, Any]) -> int:
+    """1 when the whole interval of ``b - a`` is above 0, -1 when below, else 0."""
+    return 1 if test["low"] > 0 else -1 if test["high"] < 0 else 0
+
+
 def _loss_clause(summary: pd.DataFrame, comparison: Comparison) -> str:
     table = comparison_table(summary, comparison, "test loss")
     if len(table) < 2:
         return ""
     test = paired_test(table["a"], table["b"])
     b = comparison.b_label
-    if test["high"] < 0:
-        verdict = f"lower with the {b} beyond noise"
-    elif test["low"] > 0:
-        verdict = f"higher with the {b} beyond noise"
-    else:
-        verdict = "within noise"
+    verdict = {
+        -1: f"lower with the {b} beyond noise",
+        1: f"higher with the {b} beyond noise",
+        0: "within noise",
+    }[_direction(test)]
     return (
         f"; test loss {test['mean']:+.3f} nats, {verdict} (95 % interval "
         f"{_interval(test['low'], test['high'], 1, 3)}, paired t-test p = {_p(test['p_t'])}, "
@@ -252,12 +256,12 @@ def comparison_sentence(summary: pd.DataFrame, comparison: Comparison = COMPARIS
     b, a = comparison.b_label, comparison.a_label
     if test["n"] < 2 or math.isnan(test["low"]):
         verdict = "cannot be tested on one artist"
-    elif test["low"] > 0:
-        verdict = f"the {b} is ahead beyond noise"
-    elif test["high"] < 0:
-        verdict = f"the {a} is ahead beyond noise"
     else:
-        verdict = "no difference beyond noise"
+        verdict = {
+            1: f"the {b} is ahead beyond noise",
+            -1: f"the {a} is ahead beyond noise",
+            0: "no difference beyond noise",
+        }[_direction(test)]
     text = (
         f"{b} vs {a}: {verdict} in test accuracy, {_points(test['mean'])} points "
         f"({b} minus {a}) averaged over {test['n']} artists, 95 % interval "

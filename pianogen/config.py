@@ -44,6 +44,7 @@ CellKind = Literal["lstm", "gru"]
 InputKind = Literal["scalar", "embedding"]
 
 SEED_SUFFIX = "-seed"  # run folders of seed replicates: pianogen-gru-seed1
+_SEED_AT_END = re.compile(rf"{SEED_SUFFIX}(\d+)$")
 PAPER_THRESHOLDS = (30, 50, 70, 90)
 # The paper's figures, quoted so the book can show them beside ours (never used as results).
 PAPER_UNIQUE_TOKENS = 723
@@ -296,7 +297,7 @@ def run_name(preset: str, vocabulary: Vocabulary = "paper", seed: int = 0) -> st
 
 def run_seed(name: str) -> int:
     """The training seed a run name carries (:func:`run_name`); 0 when it carries none."""
-    found = re.search(rf"{SEED_SUFFIX}(\d+)$", name)
+    found = _SEED_AT_END.search(name)
     return int(found.group(1)) if found else 0
 
 
@@ -304,7 +305,7 @@ def parse_run_name(name: str) -> tuple[str, Vocabulary]:
     """The inverse of :func:`run_name` (its seed aside, :func:`run_seed`): ``(preset,
     vocabulary)`` (the longest registered suffix that ends ``name`` wins; no suffix: the
     vocabulary whose suffix is empty)."""
-    name = re.sub(rf"{SEED_SUFFIX}\d+$", "", name)
+    name = _SEED_AT_END.sub("", name)
     by_suffix = sorted(
         ((get_vocabulary(v).run_suffix, v) for v in vocabulary_names()),
         key=lambda sv: -len(sv[0]),
