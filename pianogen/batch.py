@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pianogen import progress
-from pianogen.config import TokenConfig
+from pianogen.config import POOLED, TokenConfig
 from pianogen.data import is_artist_folder, validate_artist_name
 from pianogen.errors import PianogenError
 from pianogen.execution import declared_parameters, error_line
@@ -52,7 +52,7 @@ from pianogen.explore import notebook_path
 from pianogen.presets import Profile, make_run_config
 from pianogen.presets import profile as get_profile
 from pianogen.progress import ArtistResult, BatchSummary, format_summary
-from pianogen.runs import TRAIN_NOTEBOOK, train_page_name
+from pianogen.runs import CONDITIONED_DIR, TRAIN_NOTEBOOK, train_page_name
 from pianogen.worker import (
     STAMP_FILE,
     Task,
@@ -77,6 +77,7 @@ __all__ = [
     "artist_data_hash",
     "format_summary",
     "largest_first",
+    "plan_conditioned",
     "plan_tasks",
     "run_batch",
     "seeded_artists",
@@ -176,6 +177,36 @@ def plan_tasks(
     return tasks
 
 
+def plan_conditioned(
+    artists: Sequence[str],
+    profile: Profile,
+    *,
+    notebooks_dir: Path,
+    out_dir: Path,
+    data_dir: Path,
+    runs_root: Path,
+    cache_dir: Path,
+    declared: dict[str, set[str]],
+) -> list[Task]:
+    """The training pages of the profile's conditioned presets: one run each on every
+    artist of ``artists`` at once (:mod:`pianogen.conditioned`); none for fewer than 2."""
+    if len(artists) < 2:
+        return []
+    paths = {"data_dir": data_dir, "runs_root": runs_root, "cache_dir": cache_dir}
+    values = {name: notebook_path(path) for name, path in paths.items()}
+    tasks = []
+    for preset in profile.conditioned:
+        config = make_run_config(
+            POOLED, preset, vocabulary=profile.vocabulary, profile=profile, artists=artists
+        )
+        extra = {**values, "run_config": config.to_dict()}
+        name = train_page_name(preset, profile.vocabulary)
+        params = {k: v for k, v in extra.items() if k in declared[TRAIN]}
+        notebook = str(notebooks_dir / f"{TRAIN}.ipynb")
+        tasks.append(Task(name, notebook, str(out_dir / f"{name}.ipynb"), params))
+    return tasks
+
+
 # --------------------------------------------------------------------------- the batch
 def _artists(data_dir: Path, artists: Sequence[str] | None) -> tuple[list[str], list[ArtistResult]]:
     """Valid artist names to run, and failed results for folders with unsafe names."""
@@ -236,6 +267,22 @@ def run_batch(
     where_from = {"notebooks_dir": notebooks_dir, "data_dir": data_dir}
     where_from |= {"runs_root": Path(runs_root).resolve(), "cache_dir": Path(cache_dir).resolve()}
     specs, plan = {}, {}
+    # The conditioned runs learn from every artist folder, so they are trained by a batch of
+    # every artist only; first, as the artists' evaluations wait for them.
+    every, _ = _artists(data_dir, None)
+    if prof.conditioned and set(names) == set(every):
+        out_dir = out_book / CONDITIONED_DIR
+        tasks = plan_conditioned(every, prof, out_dir=out_dir, declared=declared, **where_from)
+        spec = {"artist": CONDITIONED_DIR, "artists": every, "data_dir": str(data_dir)}
+        spec |= {"out_dir": str(out_dir), "profile": prof.to_dict(), "force": bool(force)}
+        spec["tasks"] = [asdict(t) for t in tasks]
+        if tasks and not nothing_to_do(spec):
+            specs[CONDITIONED_DIR] = json.dumps(spec)
+            plan[CONDITIONED_DIR] = [t.name for t in tasks]
+        elif tasks:
+            results.append(
+                ArtistResult(CONDITIONED_DIR, "skipped", skipped=[t.name for t in tasks])
+            )
     seeded = seeded_artists(data_dir, prof)
     # Seeded artists first: they have the most work, so they should not finish alone.
     for artist in sorted(largest_first(data_dir, names), key=lambda a: a not in seeded):

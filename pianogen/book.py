@@ -28,7 +28,7 @@ from pianogen.errors import PianogenError
 from pianogen.execution import LOGS_DIR, declared_parameters, execute_notebook, machine_info
 from pianogen.explore import notebook_path, repo_root
 from pianogen.io import atomic_write_text, read_json_or_none
-from pianogen.runs import parse_train_page_name, run_folders
+from pianogen.runs import CONDITIONED_DIR, parse_train_page_name, run_folders
 from pianogen.tokens import get_vocabulary
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "BookError",
     "artist_notebooks",
     "build_book",
+    "conditioned_pages",
     "copy_media",
     "executed_artists",
     "execution_rows",
@@ -77,6 +78,14 @@ def executed_artists(book_dir: Path) -> list[str]:
         p.name
         for p in artists_dir.iterdir()
         if p.is_dir() and not p.name.startswith(".") and (p / "01_explore.ipynb").is_file()
+    )
+
+
+def conditioned_pages(book_dir: Path) -> list[Path]:
+    """The executed training pages of the conditioned runs (one model for every artist,
+    ``book/artists/_conditioned/``), sorted."""
+    return sorted(
+        (Path(book_dir) / "artists" / CONDITIONED_DIR).glob(f"{NOTEBOOK_ORDER[1]}_*.ipynb")
     )
 
 
@@ -193,11 +202,12 @@ def execution_rows(
     for artist, provenance in provenances.items():
         artist_dir = root / "book" / "artists" / artist
         stamp = (read_json_or_none(artist_dir / ".stamp.json") or {}).get("tasks") or {}
+        who = "all artists" if artist == CONDITIONED_DIR else artist
         for task, state in (provenance.get("tasks") or {}).items():
             done = stamp.get(task) or {}
             rows.append(
                 {
-                    "page": f"{artist} / {page_title(task) or task}",
+                    "page": f"{who} / {page_title(task) or task}",
                     "notebook": task,
                     "finished": done.get("finished"),
                     "seconds": done.get("seconds"),
@@ -318,6 +328,13 @@ def write_toc(root: Path, artists: list[str], chapters: dict[str, bool]) -> Path
             title = page_title(notebook.stem)
             if title:
                 lines.append(f"        title: {_yaml_str(title)}")
+    pooled = conditioned_pages(root / "book")
+    if pooled:
+        lines += ["  - caption: All artists at once", "    chapters:"]
+        for notebook in pooled:
+            page = f"book/artists/{CONDITIONED_DIR}/{notebook.stem}"
+            lines.append(f"      - file: {_yaml_str(page)}")
+            lines.append(f"        title: {_yaml_str(page_title(notebook.stem) or notebook.stem)}")
     results = [name for name in ("results", "performance") if chapters.get(name)]
     if results:
         lines += ["  - caption: Results", "    chapters:"]
@@ -390,9 +407,13 @@ def build_book(
         write_artist_index(artist_dir, artist, runs_root)
         for notebook in artist_notebooks(artist_dir):
             tidy_cells_for_readers(notebook)
-    for notebook in sorted((root / "book" / "generated").glob("*.ipynb")):
+    for notebook in [
+        *conditioned_pages(root / "book"),
+        *(root / "book" / "generated").glob("*.ipynb"),
+    ]:
         tidy_cells_for_readers(notebook)
-    write_execution_page(root, artists, records)
+    pooled = [CONDITIONED_DIR] if conditioned_pages(root / "book") else []
+    write_execution_page(root, [*artists, *pooled], records)
     write_toc(root, artists, done | {"execution": True})
     out = root / "book"
     cmd = [

@@ -68,12 +68,23 @@ def cmd_explore(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from pianogen.presets import make_run_config
+    from pianogen.config import POOLED
+    from pianogen.data import list_artists
+    from pianogen.presets import make_run_config, model_preset
     from pianogen.train import train
 
+    artist, artists = args.artist, ()
+    if model_preset(args.preset).conditioned:  # one model for several artists
+        every = list_artists(Path(args.data_dir))
+        artists = every if args.artist == "all" else [a for a in args.artist.split(",") if a]
+        unknown = sorted(set(artists) - set(every))
+        if unknown:
+            raise ValueError(f"no artist folder(s) {unknown} in {args.data_dir}")
+        artist = POOLED
     config = make_run_config(
-        args.artist,
+        artist,
         args.preset,
+        artists=artists,
         split=args.split,
         vocabulary=args.vocabulary,
         epochs=args.epochs,
@@ -124,8 +135,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         primer=args.primer,
     )
+    from pianogen.conditioned import view_for
+    from pianogen.runs import open_run
+
+    run_dir = view_for(Path(args.run_dir), args.artist)  # a conditioned run: that artist's
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    run = open_run(run_dir, data_dir=data_dir, cache_dir=Path(args.cache_dir))
     out_dir = Path(args.out) if args.out else None
-    for path in generate_run(_open_run(args), config, out_dir=out_dir, mode=args.mode):
+    for path in generate_run(run, config, out_dir=out_dir, mode=args.mode):
         print(path)
     return 0
 
@@ -215,7 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("train", cmd_train, "train one model preset on one artist")
     data_args(p)
-    p.add_argument("--artist", required=True)
+    p.add_argument(
+        "--artist",
+        required=True,
+        help="artist folder name; for a conditioned preset (conditioned-gru) the artists it "
+        "learns from together: comma-separated, or 'all' (every folder)",
+    )
     p.add_argument("--preset", required=True)
     p.add_argument("--epochs", type=int, default=50)
     p.add_argument("--batch-size", type=int, default=64)
@@ -260,6 +282,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("generate", cmd_generate, "sample new pieces from a trained run")
     p.add_argument("run_dir", help="a run folder RUNS_ROOT/<artist>/<run name>")
+    p.add_argument(
+        "--artist",
+        default=None,
+        help="the artist to generate for (a conditioned run, RUNS_ROOT/_conditioned/<run "
+        "name>, knows several)",
+    )
     p.add_argument("--count", type=int, default=4)
     p.add_argument("--tokens", type=int, default=200)
     p.add_argument("--temperature", type=float, default=1.0)

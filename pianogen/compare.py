@@ -12,8 +12,9 @@ data; this module turns them, and the seed-0 runs of every artist, into interval
   one of the ``2**n`` sign patterns of the differences; no distribution assumed).
 - :data:`COMPARISONS` — the comparisons the results chapter tests: the LSTM against the GRU
   (our two presets, identical but for the cell, on held-out pieces; the paper reports GRU
-  91 % against LSTM 83 %) and the paper's window split against the piece split (the paper
-  GRU on both).
+  91 % against LSTM 83 %), the paper's window split against the piece split (the paper
+  GRU on both), and one GRU for every artist with an artist input against each artist's own
+  GRU (:mod:`pianogen.conditioned`; the same test windows).
 - :func:`seed_table`, :func:`comparison_table`, :func:`comparison_tests` and
   :func:`comparison_sentence` — what the chapter plots and glues, from
   :func:`pianogen.results.summary_table` with ``replicates=True``.
@@ -35,6 +36,7 @@ __all__ = [
     "comparison_sentence",
     "comparison_table",
     "comparison_tests",
+    "conditioned_table",
     "paired_test",
     "seed_table",
     "t_interval",
@@ -62,6 +64,13 @@ COMPARISONS = (
         ("paper-gru", "window"),
         "piece split",
         "window split",
+    ),
+    Comparison(
+        "conditioned vs per-artist",
+        ("pianogen-gru", "piece"),
+        ("conditioned-gru", "piece"),
+        "per-artist GRU",
+        "conditioned GRU",
     ),
 )
 
@@ -203,6 +212,40 @@ def comparison_tests(
             seeds = int(table["seeds"].max()) if len(table) else 0
             rows.append({"comparison": comparison.name, "metric": metric, **test, "seeds": seeds})
     return pd.DataFrame(rows).set_index(["comparison", "metric"])
+
+
+def conditioned_table(
+    summary: pd.DataFrame, comparison: Comparison = COMPARISONS[2]
+) -> pd.DataFrame:
+    """Per artist with both arms of ``comparison`` (seed 0; by default the conditioned GRU
+    against each artist's own): training windows, accuracy and loss of both beside the
+    3-gram's accuracy and the unigram's loss on the same test windows, and both style
+    fidelities; the artists with the least training data first."""
+    labels = (comparison.a_label, comparison.b_label)
+    rows = []
+    if not summary.empty:
+        main = summary[summary["seed"] == 0] if "seed" in summary else summary
+        for artist, group in main.groupby("artist"):
+            arms = [
+                group[(group["preset"] == preset) & (group["split"] == split)]
+                for preset, split in (comparison.a, comparison.b)
+            ]
+            if any(arm.empty for arm in arms):
+                continue
+            own, other = (arm.iloc[0] for arm in arms)
+            row = {"artist": artist, "training windows": own.get("training windows")}
+            for label, arm in zip(labels, (own, other), strict=True):
+                row[f"{label} accuracy"] = arm.get("test accuracy")
+            row["3-gram accuracy"] = own.get("ngram accuracy")
+            for label, arm in zip(labels, (own, other), strict=True):
+                row[f"{label} loss"] = arm.get("test loss")
+            row["unigram loss"] = own.get("unigram loss")
+            for label, arm in zip(labels, (own, other), strict=True):
+                row[f"{label} style fidelity"] = arm.get("style fidelity")
+            rows.append(row)
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows).sort_values(["training windows", "artist"]).set_index("artist")
 
 
 def _points(value: float) -> str:

@@ -22,6 +22,7 @@ __all__ = [
     "PAPER_THRESHOLDS",
     "PAPER_UNIQUE_TOKENS",
     "PAPER_VOCAB_AT_THRESHOLD",
+    "POOLED",
     "GenerateConfig",
     "ModelConfig",
     "RunConfig",
@@ -43,6 +44,9 @@ SplitKind = Literal["piece", "window"]
 CellKind = Literal["lstm", "gru"]
 InputKind = Literal["scalar", "embedding"]
 
+# The ``artist`` of a conditioned run's training config: it trains on every artist of
+# ``RunConfig.artists`` at once (its per-artist views name one of them).
+POOLED = "*"
 SEED_SUFFIX = "-seed"  # run folders of seed replicates: pianogen-gru-seed1
 _SEED_AT_END = re.compile(rf"{SEED_SUFFIX}(\d+)$")
 PAPER_THRESHOLDS = (30, 50, 70, 90)
@@ -164,9 +168,22 @@ class ModelConfig(_JsonConfig):
     # evaluation, the baselines and generation are unchanged. Off for the paper's presets
     # (the paper trains on the last token only).
     sequence_loss: bool = False
+    # An artist input beside the tokens: a learned artist vector (embedding_dim wide) added
+    # to every token's embedding (models.build_model(artists=n)). Trained on the pieces of
+    # several artists at once (RunConfig.artists); embedding inputs only.
+    conditioned: bool = False
 
     def __post_init__(self) -> None:
         _check(bool(self.name), "model name must not be empty")
+        _check(
+            isinstance(self.conditioned, bool),
+            f"conditioned must be true or false, got {self.conditioned!r}",
+        )
+        _check(
+            not self.conditioned or self.input == "embedding",
+            "a conditioned model adds its artist vector to the token embedding: it needs "
+            "input 'embedding'",
+        )
         _check(
             isinstance(self.sequence_loss, bool),
             f"sequence_loss must be true or false, got {self.sequence_loss!r}",
@@ -247,8 +264,28 @@ class RunConfig(_JsonConfig):
     tokens: TokenConfig = field(default_factory=TokenConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    # A conditioned model's artists (sorted; the artist input's ids are their positions).
+    # Its training config has ``artist`` :data:`POOLED`; the view of one artist (the folder
+    # RUNS_ROOT/<artist>/<run name>, :mod:`pianogen.conditioned`) names that artist.
+    artists: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        artists = tuple(str(a) for a in self.artists)
+        object.__setattr__(self, "artists", artists)
+        if self.model.conditioned:
+            _check(
+                len(artists) >= 2 and list(artists) == sorted(set(artists)),
+                f"a conditioned model needs at least 2 distinct artists, sorted; got "
+                f"{list(artists)}",
+            )
+            _check(
+                self.artist == POOLED or self.artist in artists,
+                f"artist {self.artist!r} is not one of the conditioned model's {list(artists)}",
+            )
+            _check(self.split.kind == "piece", "a conditioned model trains on the piece split")
+        else:
+            _check(not artists, f"artists {list(artists)} need a conditioned model preset")
+            _check(self.artist != POOLED, f"artist {POOLED!r} needs a conditioned model preset")
         _check(
             self.tokens.augment_keys == 1 or self.split.kind == "piece",
             "augment_keys > 1 needs the piece split: on the window split the transposed "
@@ -263,7 +300,18 @@ class RunConfig(_JsonConfig):
             tokens=TokenConfig.from_dict(data.get("tokens", {})),
             split=SplitConfig.from_dict(data.get("split", {})),
             train=TrainConfig.from_dict(data.get("train", {})),
+            artists=tuple(data.get("artists", ())),
         )
+
+    @property
+    def pooled(self) -> bool:
+        """True for a conditioned model's training config (every artist at once)."""
+        return self.artist == POOLED
+
+    def for_artist(self, artist: str) -> RunConfig:
+        """The same run as one artist's data sees it: ``artist`` (a conditioned run's view,
+        or the per-artist settings its data is prepared with)."""
+        return self.replace(artist=artist)
 
     @property
     def run_name(self) -> str:

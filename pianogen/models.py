@@ -13,6 +13,12 @@ step from these weights:
 ``tokens`` -> (``normalise`` -> ``expand`` | ``embedding``) -> ``rnn_0`` [-> ``bn_0``]
 [-> ``dropout_0``] -> ``rnn_1`` ... -> [``dense`` [-> ``dense_dropout``]] -> ``head``
 
+A conditioned model (``ModelConfig.conditioned``, built with ``artists=n``) has a second
+input ``"artist"`` (one id per window) whose vector from ``artist_embedding`` (n x
+embedding_dim) is added to every token's embedding (``with_artist``) before ``rnn_0``: the
+same as the plain model with the embedding table shifted by the artist's vector, which is how
+:mod:`pianogen.conditioned` turns it into one plain model per artist.
+
 A model whose config sets ``sequence_loss`` is *trained* on a twin built with
 ``every_step=True``: the same layers and weights, but the last recurrent layer returns every
 step and the head predicts the next token at each of the ``seq_len`` positions (the way
@@ -50,8 +56,12 @@ def build_model(
     seq_len: int = 50,
     *,
     every_step: bool = False,
+    artists: int = 0,
 ) -> keras.Model:
     """Build (uncompiled) the next-token model for ``vocab_size`` tokens and ``seq_len`` inputs.
+
+    ``artists``: the number of artists of a conditioned model (inputs ``tokens`` and
+    ``artist``); 0 for the plain model (the only choice for an unconditioned preset).
 
     ``every_step``: the training twin of a ``sequence_loss`` model — output
     ``(batch, seq_len, vocab_size)``, the next-token probabilities after every position
@@ -71,13 +81,24 @@ def build_model(
         raise ValueError(f"seq_len must be >= 1, got {seq_len}")
     vocab_size, seq_len = int(vocab_size), int(seq_len)
 
+    artists = int(artists)
+    if artists and not config.conditioned:
+        raise ValueError(f"preset {config.name!r} has no artist input (ModelConfig.conditioned)")
+    if artists == 1 or artists < 0:
+        raise ValueError(f"a conditioned model needs >= 2 artists, got {artists}")
     tokens = keras.Input(shape=(seq_len,), dtype="int32", name="tokens")
+    inputs = [tokens]
     if config.input == "scalar":
         # id / vocab_size as float32 (computed as float32(id) * float32(1 / vocab_size)).
         x = layers.Rescaling(1.0 / vocab_size, name="normalise")(tokens)
         x = layers.Reshape((seq_len, 1), name="expand")(x)
     else:
         x = layers.Embedding(vocab_size, config.embedding_dim, name="embedding")(tokens)
+        if artists:
+            artist = keras.Input(shape=(1,), dtype="int32", name="artist")
+            inputs.append(artist)
+            vector = layers.Embedding(artists, config.embedding_dim, name="artist_embedding")
+            x = layers.Add(name="with_artist")([x, vector(artist)])  # (b, T, d) + (b, 1, d)
 
     cell = layers.LSTM if config.cell == "lstm" else layers.GRU
     extra = {} if config.cell == "lstm" else {"reset_after": True}
@@ -101,7 +122,7 @@ def build_model(
     # float32 whatever the dtype policy: a softmax in bfloat16/float16 loses small
     # probabilities (Keras' mixed-precision advice), and metrics expect float32.
     probs = layers.Dense(vocab_size, activation="softmax", name="head", dtype="float32")(x)
-    return keras.Model(tokens, probs, name=config.name)
+    return keras.Model(inputs[0] if len(inputs) == 1 else inputs, probs, name=config.name)
 
 
 def copy_weights(source: keras.Model, target: keras.Model) -> None:

@@ -106,6 +106,20 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
         embedding_dim=64,
         sequence_loss=True,
     ),
+    # pianogen-gru with an artist input, trained once on every artist's training pieces
+    # (pianogen.conditioned): does pooling the artists help the small ones?
+    "conditioned-gru": ModelConfig(
+        name="conditioned-gru",
+        cell="gru",
+        input="embedding",
+        units=(192, 192),
+        batchnorm=False,
+        dropout=0.5,
+        dense_units=0,
+        embedding_dim=64,
+        sequence_loss=True,
+        conditioned=True,
+    ),
     # Small enough for CI.
     "quick-lstm": ModelConfig(
         name="quick-lstm",
@@ -124,6 +138,16 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
         dropout=0.1,
         dense_units=0,
         embedding_dim=16,
+    ),
+    "quick-conditioned": ModelConfig(
+        name="quick-conditioned",
+        cell="gru",
+        input="embedding",
+        units=(32,),
+        dropout=0.1,
+        dense_units=0,
+        embedding_dim=16,
+        conditioned=True,
     ),
 }
 
@@ -159,6 +183,13 @@ class Profile(_JsonConfig):
     seeds: tuple[int, ...] = ()
     seeded: tuple[str, ...] = ()
     seed_artists: int = 1
+    # Conditioned presets (ModelConfig.conditioned): each trained once on every artist's
+    # training pieces of the profile's vocabulary and piece split, then evaluated on each
+    # artist's page like the artist's own runs (its view RUNS_ROOT/<artist>/<run name>).
+    conditioned: tuple[str, ...] = ()
+    # Training settings of the conditioned runs (None: ``train``). One epoch covers every
+    # artist, so the cap on windows per epoch is the knob that keeps it comparable.
+    conditioned_train: TrainConfig | None = None
 
     def runs(self, replicates: bool = False) -> list[tuple[str, SplitKind, Vocabulary, int]]:
         """``(preset, split, vocabulary, training seed)`` of every run an artist trains, in
@@ -175,12 +206,15 @@ class Profile(_JsonConfig):
         return runs
 
     def train_for(self, vocabulary: Vocabulary, preset: str | None = None) -> TrainConfig:
-        """The training settings of this profile's runs of ``preset`` on ``vocabulary``.
+        """The training settings of this profile's runs of ``preset`` on ``vocabulary``
+        (:attr:`conditioned_train` for its conditioned presets, when set).
 
         The paper's presets (:data:`PAPER_PRESETS`) always train with the paper's optimizer,
         Adamax at learning rate 0.001, whatever the profile sets for ours.
         """
         base = self.timed_train if vocabulary == "timed" and self.timed_train else self.train
+        if preset in self.conditioned and self.conditioned_train is not None:
+            return self.conditioned_train
         if preset in PAPER_PRESETS:
             optimizer, learning_rate = optimizer_for(preset)
             return (self.paper_train or base).replace(
@@ -198,12 +232,22 @@ class Profile(_JsonConfig):
     def evaluated_runs(self) -> tuple[str, ...]:
         """The run folder names the evaluation notebook compares (piece split)."""
         main = (run_name(p, self.vocabulary) for p in self.presets)
-        return (*main, *(run_name(p, "timed") for p in self.timed))
+        conditioned = (run_name(p, self.vocabulary) for p in self.conditioned)
+        return (*main, *conditioned, *(run_name(p, "timed") for p in self.timed))
 
     def __post_init__(self) -> None:
-        every = (*self.presets, *self.window_split, *self.timed)
+        every = (*self.presets, *self.window_split, *self.timed, *self.conditioned)
         unknown = [p for p in every if p not in MODEL_PRESETS]
         _check(not unknown, f"profile {self.name!r}: unknown preset(s) {unknown}")
+        in_wrong_list = [
+            p for p in every if MODEL_PRESETS[p].conditioned != (p in self.conditioned)
+        ]
+        wrong = in_wrong_list + [p for p in self.conditioned if p in self.presets]
+        _check(
+            not wrong,
+            f"profile {self.name!r}: conditioned presets belong in 'conditioned', and only "
+            f"there: {wrong}",
+        )
         _check(self.vocabulary != "timed", "a profile's timed runs are listed in 'timed'")
         TokenConfig(vocabulary=self.vocabulary, augment_keys=self.augment_keys)  # validates
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
@@ -253,6 +297,11 @@ PROFILES: dict[str, Profile] = {
         seeds=(1, 2),
         seeded=("pianogen-lstm", "pianogen-gru", "paper-gru"),
         seed_artists=1,
+        # One GRU for every artist (pianogen-gru with an artist input): one epoch of it
+        # covers all five artists, so it sees twice the windows of an artist's own run per
+        # epoch, 2,000 of each artist's instead of 5,000.
+        conditioned=("conditioned-gru",),
+        conditioned_train=_QUICK_TRAIN.replace(max_train_windows=10_000),
     ),
     # The paper's three models at full size and training length (meant for a GPU machine).
     "paper": Profile(
@@ -308,6 +357,7 @@ def make_run_config(
     split: SplitKind = "piece",
     vocabulary: Vocabulary = "paper",
     profile: str | Profile | None = None,
+    artists: tuple[str, ...] | list[str] = (),
     **settings: Any,
 ) -> RunConfig:
     """The one way a run's configuration is built from a preset and flat settings.
@@ -318,7 +368,8 @@ def make_run_config(
     defaults with the preset's optimizer (:func:`optimizer_for`). ``settings`` then change
     single fields by name (``epochs=3``, ``augment_keys=12``, ``unroll=True``; ``seed`` sets
     the split's and training's); ``None`` leaves a field as it is. An unknown name is a
-    ``ValueError`` listing the known ones.
+    ``ValueError`` listing the known ones. A conditioned preset takes the ``artists`` it
+    trains on (sorted here) and ``artist`` :data:`~pianogen.config.POOLED`.
     """
     base = (
         None
@@ -346,7 +397,7 @@ def make_run_config(
         changes = {k: settings[k] for k in names if settings.get(k) is not None}
         if changes:
             sections[section] = sections[section].replace(**changes)
-    return RunConfig(artist=artist, **sections)
+    return RunConfig(artist=artist, artists=tuple(sorted(set(artists))), **sections)
 
 
 def notebook_run_config(run_config: dict[str, Any] | None, **values: Any) -> RunConfig:

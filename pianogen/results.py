@@ -68,6 +68,7 @@ def summary_table(runs_root: Path, *, replicates: bool = False) -> pd.DataFrame:
             "top-5 accuracy": model.get("top_5_accuracy"),
             "perplexity": model.get("perplexity"),
             "test tokens": model.get("tokens"),
+            "training windows": (metrics.get("windows") or {}).get("train"),
             "epochs": metrics.get("epochs"),
             "validation loss": metrics.get("best_val_loss"),
         }

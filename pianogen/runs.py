@@ -6,6 +6,9 @@ The one owner of the on-disk layout. ``RUNS_ROOT`` (``runs/`` by default: ``pian
     RUNS_ROOT/<artist>/<run name>/                  piece split (held-out pieces)
     RUNS_ROOT/_window-split/<artist>/<run name>/    the paper's window split
     RUNS_ROOT/_classifier/<vocabulary>-<length>/    the composer classifier (pianogen.style)
+    RUNS_ROOT/_conditioned/<run name>/              one model for every artist, whose view
+                                                    of each artist is RUNS_ROOT/<artist>/<run
+                                                    name> (pianogen.conditioned)
 
 ``<run name>`` is the model preset plus its vocabulary's run suffix (``-timed`` for timed tokens)
 (:func:`pianogen.config.run_name`). Throughout the package ``runs_root`` names that root
@@ -61,6 +64,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "CLASSIFIER_DIR",
+    "CONDITIONED_DIR",
     "DATA_RECORD",
     "DEFAULT_DATA_DIR",
     "HISTORY_COLUMNS",
@@ -83,6 +87,7 @@ __all__ = [
 ]
 
 WINDOW_SPLIT_DIR = "_window-split"  # RUNS_ROOT/_window-split/<artist>/<run name>
+CONDITIONED_DIR = "_conditioned"  # RUNS_ROOT/_conditioned/<run name>: a conditioned run
 CLASSIFIER_DIR = "_classifier"  # RUNS_ROOT/_classifier/<vocabulary>-<excerpt length>
 DATA_RECORD = "data.json"  # the data folder (absolute) and data hash the run was trained on
 DEFAULT_DATA_DIR = Path("data/midi")  # where an unrecorded run's data is looked for
@@ -100,8 +105,11 @@ FRESH_HINT = "use a fresh --out folder, or --force to start this run over"
 # ----------------------------------------------------------------------------- layout
 def run_dir_for(runs_root: Path, run_config: RunConfig) -> Path:
     """``runs_root/<artist>/<run name>``; window-split runs under ``runs_root/_window-split``,
-    so the same preset can be trained on both splits side by side."""
+    so the same preset can be trained on both splits side by side; a conditioned run's
+    training under ``runs_root/_conditioned`` (its views: ``runs_root/<artist>/<run name>``)."""
     base = Path(runs_root)
+    if run_config.pooled:
+        return base / CONDITIONED_DIR / run_config.run_name
     if run_config.split.kind == "window":
         base = base / WINDOW_SPLIT_DIR
     return base / run_config.artist / run_config.run_name

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pianogen import conditioned
 from pianogen.baselines import baseline_metrics
 from pianogen.config import PAPER_RESULTS, RunConfig
 from pianogen.io import atomic_path, atomic_write_json, atomic_write_text, read_json
@@ -76,17 +77,29 @@ def train(
     ``TrainConfig.max_train_windows > 0`` trains each epoch on a seeded random subset of
     that many training windows (a new subset per epoch) and validates on one fixed seeded
     subset of at most that many validation windows; the test split is always scored whole.
+
+    A conditioned run's training config (``run_config.pooled``) trains on every artist of
+    ``run_config.artists`` at once and then writes each artist's view
+    (:mod:`pianogen.conditioned`), holding :func:`~pianogen.conditioned.training_lock`.
     """
-    prepared = prepare(run_config, Path(data_dir), Path(cache_dir), progress=progress)
-    return train_prepared(
-        run_config,
-        prepared,
-        run_dir_for(out_dir, run_config),
-        strategy=strategy,
-        progress=progress,
-        resume=resume,
-        data_dir=Path(data_dir),
-    )
+    run_dir = run_dir_for(out_dir, run_config)
+    lock = conditioned.training_lock(run_dir) if run_config.pooled else contextlib.nullcontext()
+    with lock:
+        if run_config.pooled:
+            prepared = conditioned.prepare_pooled(
+                run_config, Path(data_dir), Path(cache_dir), progress=progress
+            )
+        else:
+            prepared = prepare(run_config, Path(data_dir), Path(cache_dir), progress=progress)
+        return train_prepared(
+            run_config,
+            prepared,
+            run_dir,
+            strategy=strategy,
+            progress=progress,
+            resume=resume,
+            data_dir=Path(data_dir),
+        )
 
 
 # ----------------------------------------------------------------------------- models
@@ -278,6 +291,9 @@ def train_prepared(
         _say(
             f"{_shown(run_dir)}: already trained ({state['epoch']} epochs); nothing to do", progress
         )
+        if run_config.pooled and conditioned.views_missing(run_dir, run_config):
+            metrics = read_json(run_dir / "metrics.json")
+            _write_views(run_config, prepared, run_dir, metrics, progress=progress)
         return run_dir
     run_config.save(run_dir / "config.json")
     prepared.vocab.save(run_dir / "vocab.json")
@@ -376,7 +392,10 @@ def train_prepared(
 def _build(
     run_config: RunConfig, vocab_size: int, seq_len: int, *, every_step: bool = False
 ) -> keras.Model:
-    return build_model(run_config.model, vocab_size, seq_len, every_step=every_step)
+    artists = len(run_config.artists) if run_config.pooled else 0
+    return build_model(
+        run_config.model, vocab_size, seq_len, every_step=every_step, artists=artists
+    )
 
 
 def _validation_windows(prepared: Prepared, tc: Any) -> Windows:
@@ -471,6 +490,8 @@ def _finish(
         "data_hash": prepared.data_hash,
     }
     atomic_write_json(run_dir / "metrics.json", metrics)
+    if run_config.pooled:  # before "finished": a kill while writing them redoes them
+        _write_views(run_config, prepared, run_dir, metrics, model, progress)
     state["finished"] = True
     atomic_write_json(run_dir / _STATE, state)
     _say(
@@ -479,6 +500,31 @@ def _finish(
         f"(n-gram {metrics['baselines']['ngram']['accuracy']:.3f}); {_shown(run_dir)}",
         progress,
     )
+
+
+def _write_views(
+    run_config: RunConfig,
+    prepared: Prepared,
+    run_dir: Path,
+    metrics: dict[str, Any],
+    model: keras.Model | None = None,
+    progress: bool = True,
+) -> None:
+    """Every artist's view of a conditioned run (:func:`pianogen.conditioned.write_views`),
+    scored like any run."""
+    if model is None:
+        model = load_keras_model(run_dir / "model.keras")
+    batch = run_config.train.batch_size
+    views = conditioned.write_views(
+        run_dir,
+        run_config,
+        prepared,
+        model,
+        metrics,
+        compile_for=compile_model,
+        evaluate=lambda plain, windows: evaluate_windows(plain, windows, batch),
+    )
+    _say(f"views of {len(views)} artists: {', '.join(_shown(v) for v in views)}", progress)
 
 
 def _median_rate(state: dict) -> float | None:

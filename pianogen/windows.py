@@ -143,32 +143,49 @@ class Windows:
     """The windows of one split: a flat id array and the start offsets of valid windows.
 
     Window ``i`` is ``flat[starts[i] : starts[i] + seq_len]`` and its target is
-    ``flat[starts[i] + seq_len]``.
+    ``flat[starts[i] + seq_len]``. ``flat_artists`` (a conditioned model's data) gives the
+    artist id of every position of ``flat``; window ``i`` is then by artist
+    ``flat_artists[starts[i]]`` and its batches carry it (:meth:`dataset`).
     """
 
     flat: np.ndarray
     starts: np.ndarray
     seq_len: int
+    flat_artists: np.ndarray | None = None
 
     @classmethod
-    def from_seqs(cls, seqs: Sequence[np.ndarray], seq_len: int) -> Windows:
-        """Every window of every sequence (none crossing a sequence boundary)."""
+    def from_seqs(
+        cls, seqs: Sequence[np.ndarray], seq_len: int, labels: Sequence[int] | None = None
+    ) -> Windows:
+        """Every window of every sequence (none crossing a sequence boundary); ``labels``:
+        the artist id of each sequence (a conditioned model's windows)."""
         seqs = [np.asarray(s, dtype=np.int32) for s in seqs]
         flat = np.concatenate(seqs) if seqs else np.zeros(0, np.int32)
+        flat_artists = None
+        if labels is not None:
+            if len(labels) != len(seqs):
+                raise ValueError(f"{len(labels)} artist labels for {len(seqs)} sequences")
+            lengths = [len(s) for s in seqs]
+            flat_artists = np.repeat(np.asarray(labels, dtype=np.int32), lengths)
         starts, offset = [], 0
         for s in seqs:
             if len(s) > seq_len:
                 starts.append(offset + np.arange(len(s) - seq_len, dtype=np.int64))
             offset += len(s)
         all_starts = np.concatenate(starts) if starts else np.zeros(0, np.int64)
-        return cls(flat=flat, starts=all_starts, seq_len=int(seq_len))
+        return cls(flat=flat, starts=all_starts, seq_len=int(seq_len), flat_artists=flat_artists)
 
     def __len__(self) -> int:
         return len(self.starts)
 
     def subset(self, index: np.ndarray) -> Windows:
         """The windows at positions ``index`` of this set (same flat array, no copy of it)."""
-        return Windows(self.flat, self.starts[np.asarray(index, dtype=np.int64)], self.seq_len)
+        index = np.asarray(index, dtype=np.int64)
+        return Windows(self.flat, self.starts[index], self.seq_len, self.flat_artists)
+
+    def artists(self) -> np.ndarray | None:
+        """The artist id of every window (``None``: windows of one artist's data)."""
+        return None if self.flat_artists is None else self.flat_artists[self.starts]
 
     def sample(self, n: int, seed: int | Sequence[int]) -> Windows:
         """A seeded random subset of ``n`` windows (all of them when ``n`` is 0 or too big)."""
@@ -200,7 +217,9 @@ class Windows:
         epoch: int = 0,
         every_step: bool = False,
     ) -> tf.data.Dataset:
-        """Batches of ``(ids (b, seq_len) int32, next (b,) int32)`` gathered on the fly.
+        """Batches of ``(ids (b, seq_len) int32, next (b,) int32)`` gathered on the fly;
+        with :attr:`flat_artists` the inputs are ``{"tokens": ids, "artist": (b, 1) int32}``
+        (a conditioned model's two inputs).
 
         ``every_step``: the targets are the next token after every position, ``(b,
         seq_len)`` — the window shifted by one, its last column the usual target (for
@@ -221,14 +240,19 @@ class Windows:
         flat = tf.constant(self.flat, dtype=tf.int32)
         offsets = tf.range(self.seq_len, dtype=index_dtype)
         seq_len = tf.constant(self.seq_len, dtype=index_dtype)
+        by_artist = None
+        if self.flat_artists is not None:
+            by_artist = tf.constant(self.flat_artists, dtype=tf.int32)
 
-        def gather(batch_starts: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        def gather(batch_starts: tf.Tensor) -> tuple[Any, tf.Tensor]:
             x = tf.gather(flat, batch_starts[..., None] + offsets)
             if every_step:
                 y = tf.gather(flat, batch_starts[..., None] + offsets + 1)
             else:
                 y = tf.gather(flat, batch_starts + seq_len)
-            return x, y
+            if by_artist is None:
+                return x, y
+            return {"tokens": x, "artist": tf.gather(by_artist, batch_starts[..., None])}, y
 
         # One map call gathers _CHUNK batches at once and unbatch() hands them out: tf.data's
         # per-element overhead, not the gather, dominated one-batch-per-call here (this made
@@ -314,6 +338,12 @@ class Prepared:
     # split only): they add training windows but are no pieces of their own, so memorization
     # audits and primers, which read ``splits``, never see them.
     augmented: list[np.ndarray] = field(default_factory=list)
+    # A conditioned model's pooled data (pianogen.conditioned.prepare_pooled): the artist id
+    # of every piece of ``splits`` (same layout) and of every copy in ``augmented``; its
+    # windows then carry their artist (Windows.flat_artists). None: one artist's data.
+    labels: dict[str, list[int]] | None = None
+    augmented_labels: list[int] = field(default_factory=list)
+    by_artist: dict[str, Prepared] = field(default_factory=dict)  # each artist's own data
 
     def windows(self, split: str) -> Windows:
         """The (window, next) pairs of ``split`` ("train", "validation" or "test").
@@ -324,7 +354,10 @@ class Prepared:
             raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
         if self.window_index is None:
             extra = self.augmented if split == "train" else []
-            return Windows.from_seqs([*self.splits[split], *extra], self.seq_len)
+            labels = None
+            if self.labels is not None:
+                labels = [*self.labels[split], *(self.augmented_labels if extra else [])]
+            return Windows.from_seqs([*self.splits[split], *extra], self.seq_len, labels)
         return Windows.from_seqs(self.pieces, self.seq_len).subset(self.window_index[split])
 
     def counts(self) -> dict[str, int]:

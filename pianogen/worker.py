@@ -1,13 +1,15 @@
 """One artist's part of the batch, in a worker: its notebooks in order, skipped when done.
 
 A worker receives an artist's spec as JSON (artist, data_dir, out_dir, profile, force and
-its :class:`Task` list) and returns an :class:`~pianogen.progress.ArtistResult` as JSON;
-nothing else crosses the process boundary. Under the artist's lock it skips each task whose
-input key is unchanged (``.stamp.json``), executes the others with
-:func:`pianogen.execution.execute_notebook` (their output to ``_logs/<task>.log``), keeps
-a failed notebook in ``_failed/``, reports each task's start and end to the batch's
-progress display, and writes ``provenance.json``. ``python -m pianogen.worker`` runs one
-artist from a spec on stdin (how Dask workers run it, one process per artist).
+its :class:`Task` list; a spec that trains one model on several artists also lists them,
+``artists``, and its data is all of theirs) and returns an
+:class:`~pianogen.progress.ArtistResult` as JSON; nothing else crosses the process
+boundary. Under the artist's lock it skips each task whose input key is unchanged
+(``.stamp.json``), executes the others with :func:`pianogen.execution.execute_notebook`
+(their output to ``_logs/<task>.log``), keeps a failed notebook in ``_failed/``, reports
+each task's start and end to the batch's progress display, and writes
+``provenance.json``. ``python -m pianogen.worker`` runs one artist from a spec on stdin
+(how Dask workers run it, one process per artist).
 """
 
 from __future__ import annotations
@@ -144,6 +146,16 @@ def _task_keys(spec: dict[str, Any], tasks: list[Task], data_hash: str) -> list[
     return keys
 
 
+def _spec_data_hash(spec: dict[str, Any]) -> tuple[str, int]:
+    """The data hash and file count of a spec: its artist's, or for a spec that trains on
+    several artists (``spec["artists"]``, a conditioned model) all of theirs together."""
+    data_dir = Path(spec["data_dir"])
+    if not spec.get("artists"):
+        return artist_data_hash(data_dir, spec["artist"])
+    found = [artist_data_hash(data_dir, a) for a in spec["artists"]]
+    return _sha("artists", spec["artists"], [h for h, _ in found]), sum(n for _, n in found)
+
+
 def _is_done(done: dict[str, Any], task: Task, key: str) -> bool:
     return done.get(task.name, {}).get("key") == key and Path(task.output).is_file()
 
@@ -156,7 +168,7 @@ def nothing_to_do(spec: dict[str, Any]) -> bool:
     """
     tasks = [Task.from_json(t) for t in spec["tasks"]]
     try:
-        data_hash, _ = artist_data_hash(Path(spec["data_dir"]), spec["artist"])
+        data_hash, _ = _spec_data_hash(spec)
     except OSError:
         return False
     done = read_stamp(Path(spec["out_dir"]) / STAMP_FILE)["tasks"]
@@ -205,7 +217,7 @@ def _run_locked(spec: dict[str, Any], out_dir: Path, result: ArtistResult) -> No
     for leftover in out_dir.glob(".*.partial.ipynb"):
         leftover.unlink()
     try:
-        data_hash, n_files = artist_data_hash(Path(spec["data_dir"]), artist)
+        data_hash, n_files = _spec_data_hash(spec)
     except OSError as exc:
         result.error = f"cannot read the artist's files: {error_line(exc)}"
         return

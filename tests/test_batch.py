@@ -541,3 +541,37 @@ def test_dask_local_cluster(tmp_path, notebooks):
     rows = [json.loads(x) for x in (kw["runs_root"] / "executions.log").read_text().splitlines()]
     for row in rows:  # two artists at once in threads: each kernel in its own folder
         assert row["cwd"] == str(kw["out_book"] / row["artist"])
+
+
+@pytest.mark.slow
+def test_a_conditioned_model_trains_once_for_every_artist_first(tmp_path, notebooks):
+    # an evaluation page that names the conditioned run among the artist's runs
+    make_notebook(
+        notebooks / "03_evaluate.ipynb",
+        'artist = ""\nruns_root = ""\npresets = []\ngenerate_config = None',
+        'assert presets == ["quick-gru", "quick-conditioned"]',
+    )
+    data = make_data(tmp_path / "data", "alice", "bob", "carol")
+    kw = dirs(tmp_path, notebooks)
+    profile = PROFILE.replace(conditioned=("quick-conditioned",))
+    summary = batch.run_batch(data, profile=profile, jobs=2, **kw)
+    assert summary.succeeded == ["_conditioned", "alice", "bob", "carol"]
+    pooled = kw["out_book"] / "_conditioned"
+    assert sorted(p.name for p in pooled.glob("*.ipynb")) == ["02_train_quick-conditioned.ipynb"]
+    prov = json.loads((pooled / "provenance.json").read_text())
+    config = RunConfig.from_dict(prov["parameters"]["02_train_quick-conditioned"]["run_config"])
+    assert config.pooled and config.artists == ("alice", "bob", "carol")
+    assert prov["midi_files"] == 3  # every artist's data
+    rows = [json.loads(x) for x in (kw["runs_root"] / "executions.log").read_text().splitlines()]
+    starts = [r for r in rows if r["event"] == "start"]
+    assert starts[0]["nb"] == "02" and starts[0]["artist"] == ""  # submitted first
+    # unchanged: skipped; a batch of some artists only leaves it alone
+    again = batch.run_batch(data, profile=profile, jobs=2, **kw)
+    assert again.skipped == ["_conditioned", "alice", "bob", "carol"]
+    (data / "carol" / "piece.mid").write_bytes(b"MThd changed")
+    some = batch.run_batch(data, artists=["alice"], profile=profile, jobs=1, **kw)
+    assert [a.artist for a in some.artists] == ["alice"]
+    third = batch.run_batch(data, profile=profile, jobs=2, **kw)
+    ran = {a.artist: a.ran for a in third.artists}
+    assert ran["_conditioned"] == ["02_train_quick-conditioned"] and ran["carol"]
+    assert not ran.get("alice") and not ran.get("bob")  # another artist's data: theirs stay

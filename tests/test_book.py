@@ -70,6 +70,30 @@ def test_toc_lists_artists_in_reading_order(tmp_path):
     assert [c["file"] for c in toc["parts"][-1]["chapters"]] == ["book/references"]
 
 
+def test_toc_has_a_part_for_the_model_of_every_artist(tmp_path):
+    _fake_executed_artist(tmp_path, "bach", presets=("quick-gru",))
+    pooled = tmp_path / "book" / "artists" / "_conditioned"  # no 01_explore: not an artist
+    pooled.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(), pooled / "02_train_conditioned-gru.ipynb")
+    artists = executed_artists(tmp_path / "book")
+    assert artists == ["bach"]
+    toc = yaml.safe_load(write_toc(tmp_path, artists, {"results": True}).read_text())
+    captions = [part["caption"] for part in toc["parts"]]
+    assert captions == [
+        "The study",
+        "Artist: bach",
+        "All artists at once",
+        "Results",
+        "Back matter",
+    ]
+    assert toc["parts"][2]["chapters"] == [
+        {
+            "file": "book/artists/_conditioned/02_train_conditioned-gru",
+            "title": "Training conditioned-gru",
+        }
+    ]
+
+
 def test_artist_page_escapes_names_and_provenance(tmp_path):
     folder = tmp_path / "x"
     folder.mkdir()

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from pianogen.config import (
+    POOLED,
     GenerateConfig,
     ModelConfig,
     RunConfig,
@@ -15,7 +16,7 @@ from pianogen.config import (
     run_name,
     run_seed,
 )
-from pianogen.presets import MODEL_PRESETS, PROFILES, model_preset, profile
+from pianogen.presets import MODEL_PRESETS, PROFILES, make_run_config, model_preset, profile
 
 
 def test_run_config_round_trips_through_json(tmp_path):
@@ -120,10 +121,39 @@ def test_a_profile_lists_its_runs_and_seed_replicates():
 
 def test_profiles_name_their_evaluated_runs():
     quick = profile("quick")
-    assert quick.evaluated_runs == (*quick.presets, *(f"{p}-timed" for p in quick.timed))
-    assert "pianogen-gru-timed" in quick.evaluated_runs
+    timed = (f"{p}-timed" for p in quick.timed)
+    assert quick.evaluated_runs == (*quick.presets, *quick.conditioned, *timed)
+    assert {"pianogen-gru-timed", "conditioned-gru"} <= set(quick.evaluated_runs)
     with pytest.raises(ValueError, match="unknown preset"):
         quick.replace(timed=("no-such-preset",))
+
+
+def test_conditioned_presets_and_configs_check_themselves():
+    quick = profile("quick")
+    # A conditioned preset trains once for all artists, never as an artist's own run.
+    for bad in ({"presets": ("conditioned-gru",)}, {"conditioned": ("pianogen-gru",)}):
+        with pytest.raises(ValueError, match="conditioned presets belong"):
+            quick.replace(**bad)
+    assert quick.train_for("paper", "conditioned-gru").max_train_windows == 10_000
+    assert quick.train_for("paper", "pianogen-gru").max_train_windows == 5_000
+    pooled = make_run_config(POOLED, "conditioned-gru", artists=["b", "a", "a"], profile=quick)
+    assert pooled.artists == ("a", "b") and pooled.pooled  # sorted, once each
+    assert pooled.run_name == "conditioned-gru"
+    view = pooled.for_artist("b")
+    assert not view.pooled and view.artists == ("a", "b")
+    assert RunConfig.from_dict(json.loads(pooled.to_json())) == pooled
+    for artist, artists, preset, match in (
+        (POOLED, ["a"], "conditioned-gru", "at least 2"),
+        ("c", ["a", "b"], "conditioned-gru", "not one of"),
+        ("a", ["a", "b"], "pianogen-gru", "need a conditioned"),
+        (POOLED, [], "pianogen-gru", "needs a conditioned"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            make_run_config(artist, preset, artists=artists)
+    with pytest.raises(ValueError, match="input 'embedding'"):
+        model_preset("paper-gru").replace(conditioned=True)
+    with pytest.raises(ValueError, match="piece split"):
+        make_run_config(POOLED, "conditioned-gru", artists=["a", "b"], split="window")
     assert quick.train_for("paper") == quick.train
     assert quick.timed_train is None and quick.train_for("timed") == quick.train
     longer = quick.replace(timed_train=quick.train.replace(epochs=quick.train.epochs + 4))
