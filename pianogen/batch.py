@@ -195,12 +195,12 @@ def plan_conditioned(
     paths = {"data_dir": data_dir, "runs_root": runs_root, "cache_dir": cache_dir}
     values = {name: notebook_path(path) for name, path in paths.items()}
     tasks = []
-    for preset in profile.conditioned:
+    for preset, vocabulary in profile.conditioned_runs():
         config = make_run_config(
-            POOLED, preset, vocabulary=profile.vocabulary, profile=profile, artists=artists
+            POOLED, preset, vocabulary=vocabulary, profile=profile, artists=artists
         )
         extra = {**values, "run_config": config.to_dict()}
-        name = train_page_name(preset, profile.vocabulary)
+        name = train_page_name(preset, vocabulary)
         params = {k: v for k, v in extra.items() if k in declared[TRAIN]}
         notebook = str(notebooks_dir / f"{TRAIN}.ipynb")
         tasks.append(Task(name, notebook, str(out_dir / f"{name}.ipynb"), params))

@@ -232,7 +232,6 @@ def write_views(
                 "epoch_seconds",
                 "epochs",
                 "best_epoch",
-                "best_val_loss",
                 "stopped_early",
                 "stop_reason",
                 "final_train",
@@ -246,7 +245,10 @@ def write_views(
             "artist": artist,
             "augmented_copies": len(part.augmented),
             "model": evaluate(plain, test_w),
-            "validation": evaluate(plain, val_w),
+            "validation": (validation := evaluate(plain, val_w)),
+            # the artist's own validation loss, as its own runs record theirs (a model is
+            # chosen on it, pianogen.results.best_networks)
+            "best_val_loss": validation["loss"],
             "baselines": baseline_metrics(train_w, test_w, len(part.vocab)),
             "validation_baselines": baseline_metrics(train_w, val_w, len(part.vocab)),
             "paper": PAPER_RESULTS[run_config.model.cell],
@@ -261,6 +263,7 @@ def write_views(
                 "artists": list(run_config.artists),
                 "artist_id": artist_id,
                 "pooled_vocab_size": len(prepared.vocab),
+                "pooled_best_val_loss": pooled_metrics["best_val_loss"],
                 "pooled_windows": pooled_metrics["windows"],
                 "pooled_data_hash": prepared.data_hash,
             },

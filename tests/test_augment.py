@@ -159,4 +159,13 @@ def test_the_batch_hands_each_run_its_augmentation_and_optimizer(tmp_path):
         4,
     )
     assert runs["02_train_paper-gru_window"].tokens.augment_keys == 1  # never on the window split
-    assert runs["02_train_pianogen-gru-timed"].tokens.augment_keys == 12
+    assert "02_train_pianogen-gru-timed" not in runs  # the timed tokens: the conditioned GRU
+    pooled = batch.plan_conditioned(
+        ["a", "b"], PROFILES["quick"], declared=declared, cache_dir=tmp_path / "c", **paths
+    )
+    conditioned = {t.name: RunConfig.from_dict(t.parameters["run_config"]) for t in pooled}
+    assert list(conditioned) == ["02_train_conditioned-gru", "02_train_conditioned-gru-timed"]
+    for config in conditioned.values():
+        assert config.tokens.augment_keys == 12 and config.artists == ("a", "b")
+        assert (config.train.optimizer, config.train.max_train_windows) == ("adam", 10_000)
+    assert conditioned["02_train_conditioned-gru-timed"].tokens.vocabulary == "timed"
