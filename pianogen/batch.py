@@ -4,7 +4,10 @@ Per artist the tasks run in order: ``01_explore``, then ``02_train`` once per mo
 the profile (again on the paper's window split for the profile's ``window_split`` presets,
 and on the timed vocabulary for its ``timed`` presets, when the notebook takes ``split`` and
 ``vocabulary`` parameters), then ``03_evaluate``. Executed
-notebooks land in ``book/artists/<artist>/`` for the book.
+notebooks land in ``book/artists/<artist>/`` for the book. A profile's conditioned presets
+(one model for every artist, :mod:`pianogen.conditioned`) are trained by a batch of every
+artist folder, once, as a spec of their own (``book/artists/_conditioned/``) submitted
+before the artists; an artist's evaluation waits for them while they train.
 
 - **Parallel**: artists run side by side in ``jobs`` local worker processes, or on an
   existing Dask cluster (``scheduler="tcp://host:port"``); one artist's tasks run in order

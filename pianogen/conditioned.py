@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pianogen.baselines import baseline_metrics
-from pianogen.config import PAPER_RESULTS, RunConfig, parse_run_name
+from pianogen.config import PAPER_RESULTS, ModelConfig, RunConfig, parse_run_name
 from pianogen.errors import PianogenError
 from pianogen.io import atomic_path, atomic_write_json, file_lock, read_json
 from pianogen.models import build_model
@@ -148,13 +148,16 @@ def prepare_pooled(
 
 
 # ------------------------------------------------------------------------------ views
-def specialise(model: keras.Model, artist_id: int, tokens: np.ndarray) -> keras.Model:
+def specialise(
+    model: keras.Model, config: ModelConfig, artist_id: int, tokens: np.ndarray
+) -> keras.Model:
     """The plain next-token model of one artist of a conditioned ``model``: the artist's
     vector folded into the embedding table, and the head restricted to the pooled ids
     ``tokens`` (the artist's vocabulary, in its order), so its softmax is the conditioned
     model's distribution over those tokens, renormalised. Same layer names as any plain
-    model (:mod:`pianogen.models`)."""
-    config = _model_config(model)
+    model (:mod:`pianogen.models`). ``config`` is the model's (a conditioned preset's)."""
+    if not config.conditioned:
+        raise ValueError(f"preset {config.name!r} has no artist input to specialise")
     tokens = np.asarray(tokens, dtype=np.int64)
     seq_len = int(model.inputs[0].shape[1])
     plain = build_model(config.replace(conditioned=False), len(tokens), seq_len)
@@ -171,13 +174,6 @@ def specialise(model: keras.Model, artist_id: int, tokens: np.ndarray) -> keras.
         else:
             layer.set_weights(model.get_layer(layer.name).get_weights())
     return plain
-
-
-def _model_config(model: keras.Model):
-    preset = model.name
-    if preset not in MODEL_PRESETS or not MODEL_PRESETS[preset].conditioned:
-        raise ValueError(f"model {preset!r} is not a conditioned preset's model")
-    return MODEL_PRESETS[preset]
 
 
 def write_views(
@@ -205,7 +201,8 @@ def write_views(
         view_config = run_config.for_artist(artist)
         folder = runs_root / artist / run_config.run_name
         folder.mkdir(parents=True, exist_ok=True)
-        plain = specialise(model, artist_id, token_index(part.vocab, prepared.vocab))
+        index = token_index(part.vocab, prepared.vocab)
+        plain = specialise(model, run_config.model, artist_id, index)
         with atomic_path(folder / "model.keras") as tmp:
             plain.save(tmp)  # uncompiled, as nothing trains it further
         plain = compile_for(plain, view_config)

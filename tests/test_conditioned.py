@@ -88,23 +88,26 @@ def test_windows_carry_their_artist_into_batches():
 
 
 def test_a_view_is_the_conditioned_model_restricted_to_the_artists_tokens():
-    model = build_model(model_preset("quick-conditioned"), 9, 6, artists=3)
+    config = model_preset("quick-conditioned")
+    model = build_model(config, 9, 6, artists=3)
     rng = np.random.default_rng(0)
     for layer in model.layers:  # random weights, the artist vectors included
         if layer.weights and not layer.name.startswith("bn_"):  # BatchNorm left as built
             layer.set_weights([rng.normal(0, 0.5, w.shape) for w in layer.get_weights()])
     tokens = np.array([4, 0, 7, 2])  # the artist's vocabulary in the pooled ids
-    plain = conditioned.specialise(model, 2, tokens)
+    plain = conditioned.specialise(model, config, 2, tokens)
     assert [i.name for i in plain.inputs] == ["tokens"] and plain.output_shape == (None, 4)
     x = rng.integers(0, 4, (5, 6)).astype("int32")
     full = model.predict({"tokens": tokens[x], "artist": np.full((5, 1), 2)}, verbose=0)
     restricted = full[:, tokens] / full[:, tokens].sum(axis=1, keepdims=True)
     assert np.isfinite(restricted).all() and restricted.std() > 0.01
     np.testing.assert_allclose(plain.predict(x, verbose=0), restricted, atol=1e-5)
-    other = conditioned.specialise(model, 0, tokens)  # another artist: another distribution
+    other = conditioned.specialise(model, config, 0, tokens)  # another artist: another distribution
     assert np.abs(other.predict(x, verbose=0) - restricted).max() > 1e-3
     with pytest.raises(ValueError, match="no artist input"):
         build_model(model_preset("quick-gru"), 9, 6, artists=3)
+    with pytest.raises(ValueError, match="no artist input"):
+        conditioned.specialise(model, model_preset("quick-gru"), 0, tokens)
 
 
 @pytest.fixture(scope="module")
