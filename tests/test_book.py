@@ -74,7 +74,8 @@ def test_toc_has_a_part_for_the_model_of_every_artist(tmp_path):
     _fake_executed_artist(tmp_path, "bach", presets=("quick-gru",))
     pooled = tmp_path / "book" / "artists" / "_conditioned"  # no 01_explore: not an artist
     pooled.mkdir()
-    nbformat.write(nbformat.v4.new_notebook(), pooled / "02_train_conditioned-gru.ipynb")
+    for name in ("02_train_conditioned-gru-timed", "02_train_conditioned-gru"):
+        nbformat.write(nbformat.v4.new_notebook(), pooled / f"{name}.ipynb")
     artists = executed_artists(tmp_path / "book")
     assert artists == ["bach"]
     toc = yaml.safe_load(write_toc(tmp_path, artists, {"results": True}).read_text())
@@ -86,11 +87,15 @@ def test_toc_has_a_part_for_the_model_of_every_artist(tmp_path):
         "Results",
         "Back matter",
     ]
-    assert toc["parts"][2]["chapters"] == [
+    assert toc["parts"][2]["chapters"] == [  # the paper's tokens first
         {
             "file": "book/artists/_conditioned/02_train_conditioned-gru",
             "title": "Training conditioned-gru",
-        }
+        },
+        {
+            "file": "book/artists/_conditioned/02_train_conditioned-gru-timed",
+            "title": "Training conditioned-gru (timed tokens)",
+        },
     ]
 
 
