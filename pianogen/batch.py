@@ -274,9 +274,15 @@ def run_batch(
     # every artist only; first, as the artists' evaluations wait for them.
     every, _ = _artists(data_dir, None)
     if prof.conditioned and set(names) == set(every):
+        # a piece split needs 3 pieces: an artist with fewer files cannot take part
+        pooled = [a for a in every if len(artist_files(data_dir, a)) >= 3]
+        for artist in sorted(set(every) - set(pooled)):
+            log.warning(
+                "batch: %s has fewer than 3 MIDI files: not in the conditioned runs", artist
+            )
         out_dir = out_book / CONDITIONED_DIR
-        tasks = plan_conditioned(every, prof, out_dir=out_dir, declared=declared, **where_from)
-        spec = {"artist": CONDITIONED_DIR, "artists": every, "data_dir": str(data_dir)}
+        tasks = plan_conditioned(pooled, prof, out_dir=out_dir, declared=declared, **where_from)
+        spec = {"artist": CONDITIONED_DIR, "artists": pooled, "data_dir": str(data_dir)}
         spec |= {"out_dir": str(out_dir), "profile": prof.to_dict(), "force": bool(force)}
         spec["tasks"] = [asdict(t) for t in tasks]
         if tasks and not nothing_to_do(spec):

@@ -110,10 +110,18 @@ def prepare_pooled(
         raise ValueError(f"{run_config.run_name}: not a conditioned run's training config")
     parts = dict(by_artist or {})
     for artist in run_config.artists:
-        if artist not in parts:
+        if artist in parts:
+            continue
+        try:
             parts[artist] = prepare(
                 run_config.for_artist(artist), Path(data_dir), Path(cache_dir), progress=progress
             )
+        except PianogenError as exc:
+            others = ",".join(a for a in run_config.artists if a != artist)
+            raise type(exc)(
+                f"the conditioned run cannot use {artist!r} ({exc}); train it on the other "
+                f"artists (--artist {others})"
+            ) from None
     parts = {a: parts[a] for a in run_config.artists}
     vocab = pool_vocab([p.vocab for p in parts.values()])
     splits: dict[str, list[np.ndarray]] = {name: [] for name in SPLITS}

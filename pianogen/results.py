@@ -17,7 +17,7 @@ from pianogen.evaluate import reference_check
 from pianogen.io import read_json_or_none
 from pianogen.memorization import ORIGINALITY_MEASURES, originality
 from pianogen.presets import MODEL_PRESETS
-from pianogen.runs import CLASSIFIER_DIR, run_folders
+from pianogen.runs import CLASSIFIER_DIR, CONDITIONED_DIR, run_folders
 
 __all__ = [
     "OVERVIEW_COLUMNS",
@@ -305,16 +305,23 @@ def convergence_table(runs_root: Path) -> pd.DataFrame:
     validation loss and accuracy, and the run's unigram loss and 3-gram accuracy on the same
     validation windows (``validation_baselines`` in ``metrics.json``; ``NaN`` for runs made
     before it was recorded) and how many windows those were (a run with a smaller
-    ``max_train_windows`` scores a seeded subset).
+    ``max_train_windows`` scores a seeded subset). A conditioned run's curve is its pooled
+    training's, once, as artist ``"all artists"`` against the baselines on all artists'
+    validation windows (its views' copies of it are left out).
     """
     columns = ["artist", "run", "vocabulary", "epoch", "windows seen", "minutes"]
     columns += ["validation loss", "validation accuracy", "unigram loss", "3-gram accuracy"]
     columns += ["validation windows"]
     frames = []
-    for artist, run, split, folder in run_folders(runs_root):
+    pooled = sorted(Path(runs_root).glob(f"{CONDITIONED_DIR}/*/metrics.json"))
+    every = [
+        *run_folders(runs_root),
+        *(("all artists", p.parent.name, "piece", p.parent) for p in pooled),
+    ]
+    for artist, run, split, folder in every:
         history = folder / "history.csv"
         metrics = read_json_or_none(folder / "metrics.json") or {}
-        if split != "piece" or not history.is_file():
+        if split != "piece" or not history.is_file() or "conditioned" in metrics:
             continue
         wide = pd.read_csv(history)
         seconds = metrics.get("epoch_seconds") or [float("nan")] * len(wide)
@@ -496,10 +503,14 @@ def benchmark_frames(results: dict) -> dict[str, pd.DataFrame]:
     cache; ``training``: sequences/s and share of the matmul rate per preset; ``memory``:
     peak RSS growth per input pipeline; ``training_profile``: share of op time per op
     category and preset (long form); ``training_factors``: the achieved share of the matmul
-    rate and its two factors per preset. A benchmark that did not run gives no frame.
+    rate and its two factors per preset; ``quality``: per run, the training until its
+    validation passed the baselines (``bench_quality.py``). A benchmark that did not run
+    gives no frame.
     """
     benches = (results or {}).get("benchmarks", {})
     frames: dict[str, pd.DataFrame] = {}
+    if (benches.get("quality") or {}).get("presets"):
+        frames["quality"] = pd.DataFrame(benches["quality"]["presets"]).T.rename_axis("run")
     gen = benches.get("generate", {})
     if "naive" in gen:
         rows = [{"method": "naive loop", "batch": 1, "tokens/s": gen["naive"]["tokens_per_second"]}]

@@ -551,24 +551,27 @@ def test_a_conditioned_model_trains_once_for_every_artist_first(tmp_path, notebo
         'artist = ""\nruns_root = ""\npresets = []\ngenerate_config = None',
         'assert presets == ["quick-gru", "quick-conditioned"]',
     )
-    data = make_data(tmp_path / "data", "alice", "bob", "carol")
+    data = make_data(tmp_path / "data", "alice", "bob", "carol", "dave")
+    for artist in ("alice", "bob", "carol"):  # dave keeps 1 file: too few for a piece split
+        for i in (2, 3):
+            (data / artist / f"piece{i}.mid").write_bytes(b"MThd" + bytes([i]))
     kw = dirs(tmp_path, notebooks)
     profile = PROFILE.replace(conditioned=("quick-conditioned",))
     summary = batch.run_batch(data, profile=profile, jobs=2, **kw)
-    assert summary.succeeded == ["_conditioned", "alice", "bob", "carol"]
+    assert summary.succeeded == ["_conditioned", "alice", "bob", "carol", "dave"]
     pooled = kw["out_book"] / "_conditioned"
     assert sorted(p.name for p in pooled.glob("*.ipynb")) == ["02_train_quick-conditioned.ipynb"]
     prov = json.loads((pooled / "provenance.json").read_text())
     config = RunConfig.from_dict(prov["parameters"]["02_train_quick-conditioned"]["run_config"])
-    assert config.pooled and config.artists == ("alice", "bob", "carol")
-    assert prov["midi_files"] == 3  # every artist's data
+    assert config.pooled and config.artists == ("alice", "bob", "carol")  # not dave
+    assert prov["midi_files"] == 9  # every one of their files
     rows = [json.loads(x) for x in (kw["runs_root"] / "executions.log").read_text().splitlines()]
     starts = [(r["artist"], r["nb"]) for r in rows if r["event"] == "start"]
     # submitted first: with 2 workers it starts before the second artist's first page
     assert starts.index(("", "02")) < starts.index(("bob", "01"))
     # unchanged: skipped; a batch of some artists only leaves it alone
     again = batch.run_batch(data, profile=profile, jobs=2, **kw)
-    assert again.skipped == ["_conditioned", "alice", "bob", "carol"]
+    assert again.skipped == ["_conditioned", "alice", "bob", "carol", "dave"]
     (data / "carol" / "piece.mid").write_bytes(b"MThd changed")
     some = batch.run_batch(data, artists=["alice"], profile=profile, jobs=1, **kw)
     assert [a.artist for a in some.artists] == ["alice"]
@@ -576,3 +579,4 @@ def test_a_conditioned_model_trains_once_for_every_artist_first(tmp_path, notebo
     ran = {a.artist: a.ran for a in third.artists}
     assert ran["_conditioned"] == ["02_train_quick-conditioned"] and ran["carol"]
     assert not ran.get("alice") and not ran.get("bob")  # another artist's data: theirs stay
+    assert not ran.get("dave")

@@ -339,11 +339,19 @@ def test_convergence_and_time_to_quality_by_hand(tmp_path):
     _curve_run(tmp_path, "bach", "paper-gru", [4.6, 4.5], [0.02, 0.03], [6, 6])
     _curve_run(tmp_path / WINDOW_SPLIT_DIR, "bach", "paper-gru", [4.0], [0.5], [6])
     _curve_run(tmp_path, "haydn", "old-run", [3.0], [0.5], None, levels=False)
+    # a conditioned run: its pooled curve once, not the copies in its artists' views
+    _curve_run(tmp_path / "_conditioned", "conditioned-gru", ".", [3.8], [0.2], [90])
+    _curve_run(tmp_path, "bach", "conditioned-gru", [3.8], [0.2], [90])
+    view = json.loads((tmp_path / "bach" / "conditioned-gru" / "metrics.json").read_text())
+    view["conditioned"] = {"run": "_conditioned/conditioned-gru"}
+    (tmp_path / "bach" / "conditioned-gru" / "metrics.json").write_text(json.dumps(view))
     curves = convergence_table(tmp_path)
     gru = curves[curves["run"] == "pianogen-gru"]
     assert gru["windows seen"].tolist() == [100, 200, 300]
     assert gru["minutes"].tolist() == [1.0, 1.5, 2.0]
-    assert len(curves) == 3 + 2 + 1  # the window-split run is not a held-out-piece curve
+    assert len(curves) == 3 + 2 + 1 + 1  # the window-split run is not a held-out-piece curve
+    pooled = curves[curves["run"] == "conditioned-gru"]
+    assert pooled["artist"].tolist() == ["all artists"] and pooled["minutes"].tolist() == [1.5]
     reached = time_to_quality(curves)
     # Validation loss below 4.0 at epoch 2 (200 windows, 1.5 min); accuracy above 0.15 at 3.
     assert reached.loc[("bach", "pianogen-gru"), "windows to unigram loss"] == 200

@@ -22,7 +22,7 @@ from pianogen.models import build_model
 from pianogen.presets import make_run_config, model_preset
 from pianogen.runs import RunError, open_run, run_dir_for, run_folders
 from pianogen.vocab import Vocab
-from pianogen.windows import Windows, prepare_tokens
+from pianogen.windows import NotEnoughData, Windows, prepare_tokens
 
 ARTISTS = ("a", "b", "c")
 
@@ -73,6 +73,20 @@ def test_pooled_data_is_each_artists_own_data_re_encoded():
         counts = np.bincount(windows.artists(), minlength=3).tolist()
         assert counts == [len(parts[a].windows(name)) for a in ARTISTS]
     assert pooled.names["test"][0].startswith("a/piece")
+
+
+def test_an_artist_too_small_for_a_piece_split_is_named(tmp_path):
+    from midi_factory import write_midi_file
+
+    config = pooled_config()
+    parts = artist_data(config)
+    del parts["c"]
+    for i in range(2):  # c: 2 pieces, one short of a piece split
+        write_midi_file(
+            tmp_path / "c" / f"p{i}.mid", [(j * 0.5, 0.5, 60 + j % 7) for j in range(80)]
+        )
+    with pytest.raises(NotEnoughData, match=r"cannot use 'c' .*at least 3 pieces.*--artist a,b"):
+        conditioned.prepare_pooled(config, tmp_path, tmp_path / "cache", False, by_artist=parts)
 
 
 def test_windows_carry_their_artist_into_batches():
