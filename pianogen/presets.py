@@ -56,6 +56,28 @@ def optimizer_for(preset: str) -> tuple[str, float]:
     return PAPER_OPTIMIZER if preset in PAPER_PRESETS else OUR_OPTIMIZER
 
 
+# Ours: the LSTM, the GRU and the conditioned GRU differ only in what their names say.
+_PIANOGEN_GRU = ModelConfig(
+    name="pianogen-gru",
+    cell="gru",
+    input="embedding",
+    units=(192, 192),
+    batchnorm=False,
+    dropout=0.5,
+    dense_units=0,
+    embedding_dim=64,
+    sequence_loss=True,
+)
+_QUICK_GRU = ModelConfig(
+    name="quick-gru",
+    cell="gru",
+    input="embedding",
+    units=(32,),
+    dropout=0.1,
+    dense_units=0,
+    embedding_dim=16,
+)
+
 MODEL_PRESETS: dict[str, ModelConfig] = {
     # The paper's LSTM table: 2,709,057 parameters at vocabulary 65.
     "paper-lstm-table": ModelConfig(
@@ -84,71 +106,15 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
     # accuracy past the 3-gram's (12.0 %) after 20,000 windows instead of 120,000. It also
     # overfits sooner, hence Dropout 0.5 after every layer (0.3 between layers: best
     # validation loss 4.01 after 20,000 windows, rising after; 0.5: 3.93 after 25,000).
-    "pianogen-lstm": ModelConfig(
-        name="pianogen-lstm",
-        cell="lstm",
-        input="embedding",
-        units=(192, 192),
-        batchnorm=False,
-        dropout=0.5,
-        dense_units=0,
-        embedding_dim=64,
-        sequence_loss=True,
-    ),
-    "pianogen-gru": ModelConfig(
-        name="pianogen-gru",
-        cell="gru",
-        input="embedding",
-        units=(192, 192),
-        batchnorm=False,
-        dropout=0.5,
-        dense_units=0,
-        embedding_dim=64,
-        sequence_loss=True,
-    ),
+    "pianogen-lstm": _PIANOGEN_GRU.replace(name="pianogen-lstm", cell="lstm"),
+    "pianogen-gru": _PIANOGEN_GRU,
     # pianogen-gru with an artist input, trained once on every artist's training pieces
     # (pianogen.conditioned): does pooling the artists help the small ones?
-    "conditioned-gru": ModelConfig(
-        name="conditioned-gru",
-        cell="gru",
-        input="embedding",
-        units=(192, 192),
-        batchnorm=False,
-        dropout=0.5,
-        dense_units=0,
-        embedding_dim=64,
-        sequence_loss=True,
-        conditioned=True,
-    ),
+    "conditioned-gru": _PIANOGEN_GRU.replace(name="conditioned-gru", conditioned=True),
     # Small enough for CI.
-    "quick-lstm": ModelConfig(
-        name="quick-lstm",
-        cell="lstm",
-        input="embedding",
-        units=(32,),
-        dropout=0.1,
-        dense_units=0,
-        embedding_dim=16,
-    ),
-    "quick-gru": ModelConfig(
-        name="quick-gru",
-        cell="gru",
-        input="embedding",
-        units=(32,),
-        dropout=0.1,
-        dense_units=0,
-        embedding_dim=16,
-    ),
-    "quick-conditioned": ModelConfig(
-        name="quick-conditioned",
-        cell="gru",
-        input="embedding",
-        units=(32,),
-        dropout=0.1,
-        dense_units=0,
-        embedding_dim=16,
-        conditioned=True,
-    ),
+    "quick-lstm": _QUICK_GRU.replace(name="quick-lstm", cell="lstm"),
+    "quick-gru": _QUICK_GRU,
+    "quick-conditioned": _QUICK_GRU.replace(name="quick-conditioned", conditioned=True),
 }
 
 
