@@ -122,6 +122,30 @@ def seeded_artists(data_dir: Path, profile: Profile) -> set[str]:
 
 
 # --------------------------------------------------------------------------- the plan
+def _paths(data_dir: Path, runs_root: Path, cache_dir: Path) -> dict[str, str]:
+    """The folders a notebook reads, relative to notebooks/ inside the checkout (how the
+    notebooks read them), so the executed pages do not show the folder the book was built
+    in."""
+    paths = {"data_dir": data_dir, "runs_root": runs_root, "cache_dir": cache_dir}
+    return {name: notebook_path(path) for name, path in paths.items()}
+
+
+def _task(
+    notebooks_dir: Path,
+    out_dir: Path,
+    declared: dict[str, set[str]],
+    stem: str,
+    name: str,
+    values: dict[str, Any],
+    **requires: tuple[str, ...],
+) -> Task:
+    """Notebook ``stem`` executed into ``out_dir/<name>.ipynb`` with those of ``values``
+    that it declares."""
+    params = {k: v for k, v in values.items() if k in declared[stem]}
+    notebook = str(notebooks_dir / f"{stem}.ipynb")
+    return Task(name, notebook, str(out_dir / f"{name}.ipynb"), params, **requires)
+
+
 def plan_tasks(
     artist: str,
     profile: Profile,
@@ -142,11 +166,8 @@ def plan_tasks(
     split and the vocabulary); the evaluation notebook receives the profile's
     ``generate_config``.
     """
-    paths = {"data_dir": data_dir, "runs_root": runs_root, "cache_dir": cache_dir}
     values: dict[str, Any] = {"artist": artist, "profile": profile.name}
-    # Relative to notebooks/ inside the checkout (how the notebooks read them), so the
-    # executed pages do not show the folder the book was built in.
-    values |= {name: notebook_path(path) for name, path in paths.items()}
+    values |= _paths(data_dir, runs_root, cache_dir)
     values["media_dir"] = MEDIA_DIR  # relative to the kernel's folder, the artist's out_dir
     values |= {
         "presets": list(profile.evaluated_runs),
@@ -157,10 +178,7 @@ def plan_tasks(
     values |= {k: v for k, v in tokens.items() if k in declared[EXPLORE]}
 
     def task(stem: str, name: str, extra: dict[str, Any], **requires: tuple[str, ...]) -> Task:
-        wanted = declared[stem]
-        params = {k: v for k, v in {**values, **extra}.items() if k in wanted}
-        notebook = str(notebooks_dir / f"{stem}.ipynb")
-        return Task(name, notebook, str(out_dir / f"{name}.ipynb"), params, **requires)
+        return _task(notebooks_dir, out_dir, declared, stem, name, {**values, **extra}, **requires)
 
     if "run_config" not in declared[TRAIN]:
         raise BatchError(
@@ -195,8 +213,7 @@ def plan_conditioned(
     artist of ``artists`` at once (:mod:`pianogen.conditioned`); none for fewer than 2."""
     if len(artists) < 2:
         return []
-    paths = {"data_dir": data_dir, "runs_root": runs_root, "cache_dir": cache_dir}
-    values = {name: notebook_path(path) for name, path in paths.items()}
+    values = _paths(data_dir, runs_root, cache_dir)
     tasks = []
     for preset, vocabulary in profile.conditioned_runs():
         config = make_run_config(
@@ -204,9 +221,7 @@ def plan_conditioned(
         )
         extra = {**values, "run_config": config.to_dict()}
         name = train_page_name(preset, vocabulary)
-        params = {k: v for k, v in extra.items() if k in declared[TRAIN]}
-        notebook = str(notebooks_dir / f"{TRAIN}.ipynb")
-        tasks.append(Task(name, notebook, str(out_dir / f"{name}.ipynb"), params))
+        tasks.append(_task(notebooks_dir, out_dir, declared, TRAIN, name, extra))
     return tasks
 
 
@@ -270,6 +285,20 @@ def run_batch(
     where_from = {"notebooks_dir": notebooks_dir, "data_dir": data_dir}
     where_from |= {"runs_root": Path(runs_root).resolve(), "cache_dir": Path(cache_dir).resolve()}
     specs, plan = {}, {}
+
+    def enqueue(name: str, out_dir: Path, tasks: list[Task], **more: Any) -> None:
+        """Plan one worker's spec, or record it as skipped when nothing changed (decided
+        here too: no worker is started for nothing)."""
+        spec = {"artist": name, **more, "data_dir": str(data_dir), "out_dir": str(out_dir)}
+        spec |= {"profile": prof.to_dict(), "force": bool(force)}
+        spec["tasks"] = [asdict(t) for t in tasks]
+        if nothing_to_do(spec):
+            log.info("batch: %s unchanged, skipped", name)
+            results.append(ArtistResult(name, "skipped", skipped=[t.name for t in tasks]))
+        else:
+            specs[name] = json.dumps(spec)
+            plan[name] = [t.name for t in tasks]
+
     # The conditioned runs learn from every artist folder, so they are trained by a batch of
     # every artist only; first, as the artists' evaluations wait for them.
     every, _ = _artists(data_dir, None)
@@ -282,16 +311,8 @@ def run_batch(
             )
         out_dir = out_book / CONDITIONED_DIR
         tasks = plan_conditioned(pooled, prof, out_dir=out_dir, declared=declared, **where_from)
-        spec = {"artist": CONDITIONED_DIR, "artists": pooled, "data_dir": str(data_dir)}
-        spec |= {"out_dir": str(out_dir), "profile": prof.to_dict(), "force": bool(force)}
-        spec["tasks"] = [asdict(t) for t in tasks]
-        if tasks and not nothing_to_do(spec):
-            specs[CONDITIONED_DIR] = json.dumps(spec)
-            plan[CONDITIONED_DIR] = [t.name for t in tasks]
-        elif tasks:
-            results.append(
-                ArtistResult(CONDITIONED_DIR, "skipped", skipped=[t.name for t in tasks])
-            )
+        if tasks:
+            enqueue(CONDITIONED_DIR, out_dir, tasks, artists=pooled)
     seeded = seeded_artists(data_dir, prof)
     # Seeded artists first: they have the most work, so they should not finish alone.
     for artist in sorted(largest_first(data_dir, names), key=lambda a: a not in seeded):
@@ -304,15 +325,7 @@ def run_batch(
             replicates=artist in seeded,
             **where_from,
         )
-        spec = {"artist": artist, "data_dir": str(data_dir), "out_dir": str(out_dir)}
-        spec |= {"profile": prof.to_dict(), "force": bool(force)}
-        spec["tasks"] = [asdict(t) for t in tasks]
-        if nothing_to_do(spec):  # decided here too: no worker is started for nothing
-            log.info("batch: %s unchanged, skipped", artist)
-            results.append(ArtistResult(artist, "skipped", skipped=[t.name for t in tasks]))
-        else:
-            specs[artist] = json.dumps(spec)
-            plan[artist] = [t.name for t in tasks]
+        enqueue(artist, out_dir, tasks)
     where = f"Dask scheduler {scheduler}" if scheduler else f"{min(jobs, len(specs) or 1)} job(s)"
     log.info("batch: %d artist(s) to run, profile %s, %s", len(specs), prof.name, where)
     workers = len(specs) if scheduler else min(jobs, len(specs) or 1)
