@@ -411,12 +411,10 @@ def build_book(
         write_artist_index(artist_dir, artist, runs_root)
         for notebook in artist_notebooks(artist_dir):
             tidy_cells_for_readers(notebook)
-    for notebook in [
-        *conditioned_pages(root / "book"),
-        *(root / "book" / "generated").glob("*.ipynb"),
-    ]:
+    pooled_pages = conditioned_pages(root / "book")
+    for notebook in [*pooled_pages, *(root / "book" / "generated").glob("*.ipynb")]:
         tidy_cells_for_readers(notebook)
-    pooled = [CONDITIONED_DIR] if conditioned_pages(root / "book") else []
+    pooled = [CONDITIONED_DIR] if pooled_pages else []
     write_execution_page(root, [*artists, *pooled], records)
     write_toc(root, artists, done | {"execution": True})
     out = root / "book"

@@ -115,11 +115,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_run(args: argparse.Namespace):
+def _open_run(args: argparse.Namespace, run_dir: Path | None = None):
     from pianogen.runs import open_run
 
     data_dir = Path(args.data_dir) if args.data_dir else None
-    return open_run(Path(args.run_dir), data_dir=data_dir, cache_dir=Path(args.cache_dir))
+    run_dir = Path(args.run_dir) if run_dir is None else run_dir
+    return open_run(run_dir, data_dir=data_dir, cache_dir=Path(args.cache_dir))
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -136,11 +137,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         primer=args.primer,
     )
     from pianogen.conditioned import view_for
-    from pianogen.runs import open_run
 
-    run_dir = view_for(Path(args.run_dir), args.artist)  # a conditioned run: that artist's
-    data_dir = Path(args.data_dir) if args.data_dir else None
-    run = open_run(run_dir, data_dir=data_dir, cache_dir=Path(args.cache_dir))
+    run = _open_run(args, view_for(Path(args.run_dir), args.artist))  # conditioned: a view
     out_dir = Path(args.out) if args.out else None
     for path in generate_run(run, config, out_dir=out_dir, mode=args.mode):
         print(path)

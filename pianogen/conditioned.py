@@ -55,7 +55,6 @@ log = logging.getLogger(__name__)
 __all__ = [
     "LOCK_FILE",
     "UnknownArtist",
-    "is_conditioned_run",
     "pool_vocab",
     "prepare_pooled",
     "specialise",
@@ -223,7 +222,7 @@ def write_views(
                 folder / DATA_RECORD, {"data_dir": data_dir, "data_hash": part.data_hash}
             )
         train_w = part.windows("train")
-        val_w = part.windows("validation").sample(tc.max_train_windows, [tc.seed, 2])
+        val_w = part.validation_windows(tc)
         test_w = part.windows("test")
         metrics = {
             key: pooled_metrics[key]
@@ -286,15 +285,6 @@ def views_missing(run_dir: Path, run_config: RunConfig) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- finding
-def is_conditioned_run(run_dir: Path) -> bool:
-    """True when ``run_dir`` holds a conditioned run or one of its views (its config.json
-    names artists)."""
-    try:
-        return bool(RunConfig.load(Path(run_dir) / "config.json").artists)
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-
-
 def view_for(run_dir: Path, artist: str | None) -> Path:
     """The run folder to sample ``artist`` from: for a conditioned run (its pooled folder or
     any of its views) the view ``RUNS_ROOT/<artist>/<run name>``; for any other run the

@@ -300,7 +300,7 @@ def train_prepared(
 
     vocab_size = len(prepared.vocab)
     train_w = prepared.windows("train")
-    val_w = _validation_windows(prepared, tc)
+    val_w = prepared.validation_windows(tc)
 
     def scope() -> contextlib.AbstractContextManager:
         return strategy.scope() if strategy is not None else contextlib.nullcontext()
@@ -398,11 +398,6 @@ def _build(
     )
 
 
-def _validation_windows(prepared: Prepared, tc: Any) -> Windows:
-    """The validation windows every epoch is scored on (a seeded subset when capped)."""
-    return prepared.windows("validation").sample(tc.max_train_windows, [tc.seed, 2])
-
-
 def _track_plateau(state: dict, accuracy: float, delta: float) -> None:
     """Count epochs since the training accuracy last rose by at least ``delta``."""
     best = state.get("best_train_accuracy")
@@ -450,7 +445,7 @@ def _finish(
     if model is None:
         model = load_keras_model(run_dir / "model.keras")
     train_w, test_w = prepared.windows("train"), prepared.windows("test")
-    val_used = _validation_windows(prepared, tc)
+    val_used = prepared.validation_windows(tc)
     vocab_size = len(prepared.vocab)
     scores = evaluate_windows(model, test_w, tc.batch_size)
     train_seconds = sum(t["train_seconds"] for t in state["timing"])

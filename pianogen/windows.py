@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pianogen.config import RunConfig, SplitConfig
+from pianogen.config import RunConfig, SplitConfig, TrainConfig
 from pianogen.errors import PianogenError
 
 if TYPE_CHECKING:
@@ -359,6 +359,11 @@ class Prepared:
                 labels = [*self.labels[split], *(self.augmented_labels if extra else [])]
             return Windows.from_seqs([*self.splits[split], *extra], self.seq_len, labels)
         return Windows.from_seqs(self.pieces, self.seq_len).subset(self.window_index[split])
+
+    def validation_windows(self, train: TrainConfig) -> Windows:
+        """The validation windows a run's epochs are scored on: a seeded subset of at most
+        ``train.max_train_windows`` of them (all when that is 0 or more than there are)."""
+        return self.windows("validation").sample(train.max_train_windows, [train.seed, 2])
 
     def counts(self) -> dict[str, int]:
         """Windows per split."""
