@@ -177,6 +177,32 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return summary.exit_code
 
 
+def cmd_plateau(args: argparse.Namespace) -> int:
+    from pianogen.plateau import plateau_table, train_plateau, verdict
+    from pianogen.presets import PLATEAU
+
+    study = PLATEAU
+    changes = {
+        "presets": tuple(args.preset) if args.preset else None,
+        "splits": tuple(args.split) if args.split else None,
+        "epochs": args.epochs,
+        "plateau": args.plateau,
+    }
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if changes:
+        study = study.replace(**changes)
+    artists = [a for a in args.artists.split(",") if a] if args.artists else None
+    train_plateau(
+        Path(args.data_dir),
+        Path(args.out),
+        artists=artists,
+        study=study,
+        cache_dir=Path(args.cache_dir),
+    )
+    print(verdict(plateau_table(Path(args.out)))["sentence"])
+    return 0
+
+
 def cmd_book(args: argparse.Namespace) -> int:
     from pianogen.book import build_book
 
@@ -319,6 +345,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", default=None, help="address of a Dask scheduler")
     p.add_argument("--force", action="store_true", help="re-run unchanged artists")
     p.add_argument("--out", default="runs", help="RUNS_ROOT (default runs)")
+
+    p = add(
+        "plateau",
+        cmd_plateau,
+        "the paper's presets trained until their training accuracy plateaus, on both splits "
+        "(RUNS_ROOT/_plateau; the results chapter shows them)",
+    )
+    data_args(p)
+    p.add_argument(
+        "--artists", default=None, help="comma-separated (default: the one with the least data)"
+    )
+    p.add_argument(
+        "--preset", action="append", help="repeatable (default: paper-gru, paper-lstm-text)"
+    )
+    p.add_argument("--split", action="append", choices=["window", "piece"], help="repeatable")
+    p.add_argument("--epochs", type=int, default=None, help="the cap (default 400)")
+    p.add_argument(
+        "--plateau",
+        type=int,
+        default=None,
+        help="epochs without a rise that stop a run (default 10)",
+    )
+    p.add_argument(
+        "--out", default="runs", help="RUNS_ROOT (default runs); runs go to OUT/_plateau"
+    )
 
     p = add("book", cmd_book, "build the Jupyter Book from the executed notebooks")
     data_args(p)

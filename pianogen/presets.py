@@ -30,7 +30,9 @@ __all__ = [
     "OUR_OPTIMIZER",
     "PAPER_OPTIMIZER",
     "PAPER_PRESETS",
+    "PLATEAU",
     "PROFILES",
+    "PlateauStudy",
     "Profile",
     "make_run_config",
     "model_preset",
@@ -304,6 +306,69 @@ PROFILES: dict[str, Profile] = {
         window_split=("quick-gru",),
     ),
 }
+
+
+@dataclass(frozen=True)
+class PlateauStudy(_JsonConfig):
+    """The paper's presets trained until their training accuracy plateaus, on both splits
+    (:mod:`pianogen.plateau`): what the paper's 83 % / 91 % can have measured.
+
+    Each run is the preset with the paper's optimizer and batch size (:func:`optimizer_for`),
+    early stopping on validation loss off (``patience`` 0), stopping when the training
+    accuracy has not risen by ``plateau_delta`` for ``plateau`` epochs (epochs at the
+    majority token's level do not count: see :func:`pianogen.train._track_plateau`), at
+    most ``epochs``. ``artists``: how many artists, those with the least MIDI data first.
+    """
+
+    presets: tuple[str, ...] = ("paper-gru", "paper-lstm-text")
+    splits: tuple[SplitKind, ...] = ("window", "piece")
+    vocabulary: Vocabulary = "paper"
+    artists: int = 1
+    epochs: int = 400
+    plateau: int = 10
+    plateau_delta: float = 0.005
+    # The 50 steps unrolled into the graph: 1.12-1.23x faster steps for seconds more graph
+    # building (benchmarks/README.md), which a run of hundreds of epochs repays.
+    unroll: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "presets", tuple(self.presets))
+        object.__setattr__(self, "splits", tuple(self.splits))
+        _check(bool(self.presets), "a plateau study needs at least one preset")
+        unknown = [p for p in self.presets if p not in MODEL_PRESETS]
+        _check(not unknown, f"plateau study: unknown preset(s) {unknown}")
+        pooled = [p for p in self.presets if MODEL_PRESETS[p].conditioned]
+        _check(not pooled, f"plateau study: conditioned presets are not per-artist: {pooled}")
+        _check(bool(self.splits), "a plateau study needs at least one split")
+        wrong = [s for s in self.splits if s not in ("piece", "window")]
+        _check(not wrong, f"plateau study: splits are 'piece' and 'window', got {wrong}")
+        _check(self.artists >= 1, f"artists must be >= 1, got {self.artists}")
+        _check(self.plateau >= 1, f"plateau must be >= 1 epoch, got {self.plateau}")
+        TrainConfig(epochs=self.epochs, plateau=self.plateau, plateau_delta=self.plateau_delta)
+
+    def run_configs(self, artist: str) -> list[RunConfig]:
+        """Every run of the study for ``artist``, preset by preset, split by split."""
+        return [
+            make_run_config(
+                artist,
+                preset,
+                split=split,
+                vocabulary=self.vocabulary,
+                epochs=self.epochs,
+                patience=0,
+                plateau=self.plateau,
+                plateau_delta=self.plateau_delta,
+                unroll=self.unroll,
+            )
+            for preset in self.presets
+            for split in self.splits
+        ]
+
+
+# The study the book reports: the paper's GRU and the LSTM of its prose (the paper profile's
+# window-split pair) on the artist with the least data. On 2 CPU cores one epoch of the GRU on
+# haydn's window split (6,000 windows) takes ~16 s; see README for a whole run.
+PLATEAU = PlateauStudy()
 
 
 def model_preset(name: str) -> ModelConfig:

@@ -9,6 +9,8 @@ The one owner of the on-disk layout. ``RUNS_ROOT`` (``runs/`` by default: ``pian
     RUNS_ROOT/_conditioned/<run name>/              one model for every artist, whose view
                                                     of each artist is RUNS_ROOT/<artist>/<run
                                                     name> (pianogen.conditioned)
+    RUNS_ROOT/_plateau/                             the plateau study (pianogen.plateau): a
+                                                    runs root of its own, same layout
 
 ``<run name>`` is the model preset plus its vocabulary's run suffix (``-timed`` for timed tokens)
 (:func:`pianogen.config.run_name`). Throughout the package ``runs_root`` names that root
@@ -69,6 +71,7 @@ __all__ = [
     "DEFAULT_DATA_DIR",
     "HISTORY_COLUMNS",
     "METRICS",
+    "PLATEAU_DIR",
     "TRAIN_NOTEBOOK",
     "WINDOW_SPLIT_DIR",
     "Run",
@@ -89,6 +92,7 @@ __all__ = [
 WINDOW_SPLIT_DIR = "_window-split"  # RUNS_ROOT/_window-split/<artist>/<run name>
 CONDITIONED_DIR = "_conditioned"  # RUNS_ROOT/_conditioned/<run name>: a conditioned run
 CLASSIFIER_DIR = "_classifier"  # RUNS_ROOT/_classifier/<vocabulary>-<excerpt length>
+PLATEAU_DIR = "_plateau"  # RUNS_ROOT/_plateau: the plateau study's own runs root
 DATA_RECORD = "data.json"  # the data folder (absolute) and data hash the run was trained on
 DEFAULT_DATA_DIR = Path("data/midi")  # where an unrecorded run's data is looked for
 TRAIN_NOTEBOOK = "02_train"  # the training notebook; its executed pages are named per run
