@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pianogen.config import PAPER_RESULTS, RunConfig
+from pianogen.data import list_artists
 from pianogen.io import atomic_write_json, read_json_or_none
 from pianogen.presets import PLATEAU, PlateauStudy
 from pianogen.runs import PLATEAU_DIR, run_folders
@@ -65,7 +66,6 @@ def plateau_root(runs_root: Path) -> Path:
 def study_artists(data_dir: Path, study: PlateauStudy = PLATEAU) -> list[str]:
     """The ``study.artists`` artist folders of ``data_dir`` with the least MIDI data."""
     from pianogen.batch import largest_first
-    from pianogen.data import list_artists
 
     every = list_artists(Path(data_dir))
     return largest_first(Path(data_dir), every)[::-1][: study.artists]
@@ -87,6 +87,10 @@ def train_plateau(
 
     root = plateau_root(runs_root)
     chosen = list(artists) if artists else study_artists(data_dir, study)
+    known = list_artists(Path(data_dir))
+    unknown = [a for a in chosen if a not in known]
+    if unknown:
+        raise ValueError(f"no artist folder(s) {unknown} in {data_dir}; it holds {known}")
     root.mkdir(parents=True, exist_ok=True)
     atomic_write_json(root / STUDY_RECORD, {"study": study.to_dict(), "artists": chosen})
     folders = []
@@ -223,7 +227,7 @@ def verdict(table: pd.DataFrame) -> dict[str, Any]:
             else ""
         )
         ngram = row["3-gram held-out accuracy"]
-        ngram_text = f" (the 3-gram: {_pct(ngram)})" if ngram == ngram and ngram is not None else ""
+        ngram_text = f" (the 3-gram: {_pct(ngram)})" if ngram is not None and ngram == ngram else ""
         clauses.append(
             f"the paper's {row['cell']} ({row['preset']}) on {row['artist']}, after "
             f"{row['epochs']} epochs, reports {_pct(row['training accuracy'])} training accuracy "

@@ -187,6 +187,13 @@ def _scale(start: int, n: int) -> list[tuple[float, float, int]]:
     return [(i * 0.5, 0.5, start + (i % 8)) for i in range(n)]
 
 
+def test_an_unknown_artist_is_refused_before_anything_is_written(tmp_path):
+    write_midi_file(tmp_path / "midi" / "bach" / "p0.mid", _scale(60, 20))
+    argv = ["plateau", "--data-dir", str(tmp_path / "midi"), "--artists", "nobody"]
+    assert main([*argv, "--out", str(tmp_path / "runs")]) == 2
+    assert not (tmp_path / "runs").exists()
+
+
 def test_the_smallest_artist_is_studied_by_default(tmp_path):
     for i in range(4):
         write_midi_file(tmp_path / "big" / f"p{i}.mid", _scale(60, 200))
