@@ -434,14 +434,16 @@ def artist_headlines(runs_root: Path) -> dict[str, str]:
 PAPER_VOCAB_FOR_COUNTS = {"lstm": 65, "gru": 225}
 
 
-def model_table(seq_len: int = 50) -> pd.DataFrame:
-    """Every preset built at the paper's implied vocabulary size, with its parameter count."""
+def model_table(seq_len: int = 50, artists: int = 5) -> pd.DataFrame:
+    """Every preset built at the paper's implied vocabulary size, with its parameter count;
+    a conditioned preset with the vectors of ``artists`` artists (the default book's five)."""
     from pianogen.models import build_model
 
     rows = []
     for name, config in MODEL_PRESETS.items():
         vocab_size = PAPER_VOCAB_FOR_COUNTS[config.cell]
-        model = build_model(config, vocab_size=vocab_size, seq_len=seq_len)
+        n_artists = max(1, int(artists)) if config.conditioned else 0
+        model = build_model(config, vocab_size=vocab_size, seq_len=seq_len, artists=n_artists)
         trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
         rows.append(
             {
@@ -451,6 +453,7 @@ def model_table(seq_len: int = 50) -> pd.DataFrame:
                 "recurrent units": " → ".join(map(str, config.units)),
                 "BatchNorm": config.batchnorm,
                 "vocabulary": vocab_size,
+                "artists": n_artists or None,
                 "parameters": model.count_params(),
                 "trainable": trainable,
             }

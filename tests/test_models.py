@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from pianogen.config import ModelConfig
@@ -149,3 +150,14 @@ def test_every_step_twin_shares_weights_and_its_last_step_is_the_model(preset):
     changed = ids.copy()
     changed[:, 3:] = (changed[:, 3:] + 1) % 13
     np.testing.assert_allclose(every[:, 2], twin(changed, training=False).numpy()[:, 2], atol=1e-6)
+
+
+def test_the_model_table_counts_a_conditioned_presets_artist_vectors():
+    from pianogen.results import model_table
+
+    table = model_table(artists=5)
+    own, pooled = table.loc["pianogen-gru"], table.loc["conditioned-gru"]
+    # pianogen-gru plus one 64-wide vector per artist, added to every token's embedding.
+    assert pooled["parameters"] - own["parameters"] == 5 * 64
+    assert pooled["artists"] == 5 and pd.isna(own["artists"])
+    assert model_table(artists=3).loc["conditioned-gru", "parameters"] == own["parameters"] + 192
