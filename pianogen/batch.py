@@ -42,7 +42,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -63,10 +63,12 @@ from pianogen.worker import (
     artist_files,
     configure,
     init_worker,
+    inputs_key,
     nothing_to_do,
     read_stamp,
     run_artist_json,
     run_artist_subprocess,
+    spec_key,
 )
 
 __all__ = [
@@ -157,6 +159,7 @@ def plan_tasks(
     cache_dir: Path,
     declared: dict[str, set[str]],
     replicates: bool = False,
+    evaluation_inputs: str = "",
 ) -> list[Task]:
     """The artist's tasks in order, each with only the parameters its notebook declares;
     with ``replicates`` the profile's seed replicates too (:meth:`Profile.runs`).
@@ -164,7 +167,8 @@ def plan_tasks(
     Each training notebook receives its run's whole configuration as one value,
     ``run_config`` (:func:`pianogen.presets.make_run_config` of the profile, the preset, the
     split and the vocabulary); the evaluation notebook receives the profile's
-    ``generate_config``.
+    ``generate_config``, and ``evaluation_inputs`` as its :attr:`Task.inputs` (what it reads
+    beyond the artist's own data: see :func:`run_batch`).
     """
     values: dict[str, Any] = {"artist": artist, "profile": profile.name}
     values |= _paths(data_dir, runs_root, cache_dir)
@@ -194,8 +198,17 @@ def plan_tasks(
         name = train_page_name(preset, vocabulary, split, seed)
         tasks.append(task(TRAIN, name, extra, requires=(EXPLORE,)))
     trains = tuple(t.name for t in tasks[1:])
-    tasks.append(task(EVALUATE, EVALUATE, {}, requires=(EXPLORE,), requires_any=trains))
+    evaluate = task(EVALUATE, EVALUATE, {}, requires=(EXPLORE,), requires_any=trains)
+    tasks.append(replace(evaluate, inputs=evaluation_inputs))
     return tasks
+
+
+def _data_hash_or_error(data_dir: Path, artist: str) -> str:
+    """The artist's data hash, or the error reading it (that artist's worker reports it)."""
+    try:
+        return artist_data_hash(data_dir, artist)[0]
+    except OSError as exc:
+        return f"unreadable: {error_line(exc)}"
 
 
 def plan_conditioned(
@@ -286,9 +299,9 @@ def run_batch(
     where_from |= {"runs_root": Path(runs_root).resolve(), "cache_dir": Path(cache_dir).resolve()}
     specs, plan = {}, {}
 
-    def enqueue(name: str, out_dir: Path, tasks: list[Task], **more: Any) -> None:
+    def enqueue(name: str, out_dir: Path, tasks: list[Task], **more: Any) -> dict[str, Any]:
         """Plan one worker's spec, or record it as skipped when nothing changed (decided
-        here too: no worker is started for nothing)."""
+        here too: no worker is started for nothing); returns the spec."""
         spec = {"artist": name, **more, "data_dir": str(data_dir), "out_dir": str(out_dir)}
         spec |= {"profile": prof.to_dict(), "force": bool(force)}
         spec["tasks"] = [asdict(t) for t in tasks]
@@ -298,10 +311,12 @@ def run_batch(
         else:
             specs[name] = json.dumps(spec)
             plan[name] = [t.name for t in tasks]
+        return spec
 
     # The conditioned runs learn from every artist folder, so they are trained by a batch of
     # every artist only; first, as the artists' evaluations wait for them.
     every, _ = _artists(data_dir, None)
+    pooled, pooled_key = [], ""
     if prof.conditioned and set(names) == set(every):
         # a piece split needs 3 pieces: an artist with fewer files cannot take part
         pooled = [a for a in every if len(artist_files(data_dir, a)) >= 3]
@@ -312,7 +327,11 @@ def run_batch(
         out_dir = out_book / CONDITIONED_DIR
         tasks = plan_conditioned(pooled, prof, out_dir=out_dir, declared=declared, **where_from)
         if tasks:
-            enqueue(CONDITIONED_DIR, out_dir, tasks, artists=pooled)
+            pooled_key = spec_key(enqueue(CONDITIONED_DIR, out_dir, tasks, artists=pooled))
+    # An evaluation page also reads every artist's data (the composer classifier learns
+    # from all of them) and, for an artist of the conditioned runs, their views: it runs
+    # again when any of these change, not only when its own artist's do.
+    everyone = [(a, _data_hash_or_error(data_dir, a)) for a in every]
     seeded = seeded_artists(data_dir, prof)
     # Seeded artists first: they have the most work, so they should not finish alone.
     for artist in sorted(largest_first(data_dir, names), key=lambda a: a not in seeded):
@@ -323,6 +342,7 @@ def run_batch(
             out_dir=out_dir,
             declared=declared,
             replicates=artist in seeded,
+            evaluation_inputs=inputs_key(everyone, pooled_key if artist in pooled else ""),
             **where_from,
         )
         enqueue(artist, out_dir, tasks)

@@ -52,12 +52,14 @@ __all__ = [
     "artist_files",
     "configure",
     "init_worker",
+    "inputs_key",
     "nothing_to_do",
     "package_versions",
     "read_stamp",
     "run_artist",
     "run_artist_json",
     "run_artist_subprocess",
+    "spec_key",
 ]
 
 log = logging.getLogger(__name__)
@@ -115,6 +117,10 @@ class Task:
     parameters: dict[str, Any]
     requires: tuple[str, ...] = ()  # every one of these must have succeeded
     requires_any: tuple[str, ...] = ()  # at least one of these must have succeeded
+    # A fingerprint of what the notebook reads beyond its artist's data and parameters (an
+    # evaluation page: every artist's data, which the composer classifier learns from, and
+    # the conditioned runs whose views it evaluates); "" for none. Part of the task's key.
+    inputs: str = ""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Task:
@@ -141,9 +147,21 @@ def _task_keys(spec: dict[str, Any], tasks: list[Task], data_hash: str) -> list[
     key = _sha("artist", spec["artist"], data_hash, spec["profile"], __version__)
     keys = []
     for task in tasks:
-        key = _sha(key, task.name, sha256_file(Path(task.notebook)), task.parameters)
+        parts = (task.name, sha256_file(Path(task.notebook)), task.parameters)
+        key = _sha(key, *parts, task.inputs) if task.inputs else _sha(key, *parts)
         keys.append(key)
     return keys
+
+
+def spec_key(spec: dict[str, Any]) -> str:
+    """The key of a spec's last task: it changes whenever any of its tasks' inputs do."""
+    tasks = [Task.from_json(t) for t in spec["tasks"]]
+    return _task_keys(spec, tasks, _spec_data_hash(spec)[0])[-1] if tasks else ""
+
+
+def inputs_key(*parts: Any) -> str:
+    """A :attr:`Task.inputs` fingerprint of ``parts`` (JSON-serialisable)."""
+    return _sha("inputs", *parts)
 
 
 def _spec_data_hash(spec: dict[str, Any]) -> tuple[str, int]:

@@ -410,11 +410,13 @@ def test_batch_runs_skips_forces_and_isolates_failures(tmp_path, notebooks):
     assert all(a.skipped == list(prov["tasks"]) for a in again.artists)
     assert len(executions(runs)) == 7
 
-    # one artist's data changes: only that artist reruns
+    # one artist's data changes: that artist reruns, and the other artists' evaluation
+    # pages (the composer classifier they judge with learns from every artist's music)
     (data / "bob" / "new.mid").write_bytes(b"MThd-new")
     third = batch.run_batch(data, artists=["alice", "bob"], profile=PROFILE, **kw)
-    assert third.skipped == ["alice"] and third.succeeded == ["bob"]
-    assert executions(runs).count(("bob", "01")) == 2 and len(executions(runs)) == 10
+    assert third.succeeded == ["alice", "bob"]
+    assert {a.artist: a.ran for a in third.artists}["alice"] == ["03_evaluate"]
+    assert executions(runs).count(("bob", "01")) == 2 and len(executions(runs)) == 11
 
     # force reruns the finished task too; the failed one fails again, alone
     forced = batch.run_batch(data, artists=["bad"], profile=PROFILE, force=True, **kw)
@@ -578,5 +580,16 @@ def test_a_conditioned_model_trains_once_for_every_artist_first(tmp_path, notebo
     third = batch.run_batch(data, profile=profile, jobs=2, **kw)
     ran = {a.artist: a.ran for a in third.artists}
     assert ran["_conditioned"] == ["02_train_quick-conditioned"] and ran["carol"]
-    assert not ran.get("alice") and not ran.get("bob")  # another artist's data: theirs stay
-    assert not ran.get("dave")
+    # Another artist's data: their explorations and trainings stay; their evaluation pages
+    # run again (the conditioned views they evaluate were retrained, and the composer
+    # classifier learns from every artist's music), dave's too (the classifier).
+    for artist in ("alice", "bob", "dave"):
+        assert ran[artist] == ["03_evaluate"], (artist, ran[artist])
+    # Nothing changed: nothing runs.
+    assert batch.run_batch(data, profile=profile, jobs=2, **kw).skipped == [
+        "_conditioned",
+        "alice",
+        "bob",
+        "carol",
+        "dave",
+    ]
