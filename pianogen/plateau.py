@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 STUDY_RECORD = "study.json"  # the PlateauStudy the runs under RUNS_ROOT/_plateau came from
-MAKE_HINT = "`make plateau` (or `pianogen plateau`), then `make book`"
+MAKE_HINT = "run make plateau (or pianogen plateau), then make book"
 # A figure "reproduces" the paper's when it is within this many points of it.
 REPRODUCES_WITHIN = 0.10
 
