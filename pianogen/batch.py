@@ -69,6 +69,7 @@ from pianogen.worker import (
     run_artist_json,
     run_artist_subprocess,
     spec_key,
+    stamped_key,
 )
 
 __all__ = [
@@ -299,35 +300,47 @@ def run_batch(
     where_from |= {"runs_root": Path(runs_root).resolve(), "cache_dir": Path(cache_dir).resolve()}
     specs, plan = {}, {}
 
-    def enqueue(name: str, out_dir: Path, tasks: list[Task], **more: Any) -> dict[str, Any]:
-        """Plan one worker's spec, or record it as skipped when nothing changed (decided
-        here too: no worker is started for nothing); returns the spec."""
+    def make_spec(name: str, out_dir: Path, tasks: list[Task], **more: Any) -> dict[str, Any]:
+        """One worker's spec: its tasks and everything they need to know."""
         spec = {"artist": name, **more, "data_dir": str(data_dir), "out_dir": str(out_dir)}
         spec |= {"profile": prof.to_dict(), "force": bool(force)}
-        spec["tasks"] = [asdict(t) for t in tasks]
+        return spec | {"tasks": [asdict(t) for t in tasks]}
+
+    def enqueue(spec: dict[str, Any]) -> None:
+        """Plan a spec, or record it as skipped when nothing changed (decided here too: no
+        worker is started for nothing)."""
+        name, tasks = spec["artist"], [t["name"] for t in spec["tasks"]]
         if nothing_to_do(spec):
             log.info("batch: %s unchanged, skipped", name)
-            results.append(ArtistResult(name, "skipped", skipped=[t.name for t in tasks]))
+            results.append(ArtistResult(name, "skipped", skipped=tasks))
         else:
             specs[name] = json.dumps(spec)
-            plan[name] = [t.name for t in tasks]
-        return spec
+            plan[name] = tasks
 
     # The conditioned runs learn from every artist folder, so they are trained by a batch of
     # every artist only; first, as the artists' evaluations wait for them.
+    # The key of the conditioned runs the artists' evaluation pages will read is part of
+    # their keys: the runs planned here when this batch trains them (the pages wait for
+    # them), else those last trained (a batch of some artists leaves them as they are).
     every, _ = _artists(data_dir, None)
     pooled, pooled_key = [], ""
-    if prof.conditioned and set(names) == set(every):
+    if prof.conditioned:
         # a piece split needs 3 pieces: an artist with fewer files cannot take part
         pooled = [a for a in every if len(artist_files(data_dir, a)) >= 3]
-        for artist in sorted(set(every) - set(pooled)):
-            log.warning(
-                "batch: %s has fewer than 3 MIDI files: not in the conditioned runs", artist
-            )
         out_dir = out_book / CONDITIONED_DIR
         tasks = plan_conditioned(pooled, prof, out_dir=out_dir, declared=declared, **where_from)
-        if tasks:
-            pooled_key = spec_key(enqueue(CONDITIONED_DIR, out_dir, tasks, artists=pooled))
+        spec = make_spec(CONDITIONED_DIR, out_dir, tasks, artists=pooled)
+        trains_them = bool(tasks) and set(names) == set(every)
+        try:
+            pooled_key = spec_key(spec) if trains_them else stamped_key(spec)
+        except OSError as exc:  # an unreadable artist: its own worker reports it
+            pooled_key = f"unreadable: {error_line(exc)}"
+        if trains_them:
+            for artist in sorted(set(every) - set(pooled)):
+                log.warning(
+                    "batch: %s has fewer than 3 MIDI files: not in the conditioned runs", artist
+                )
+            enqueue(spec)
     # An evaluation page also reads every artist's data (the composer classifier learns
     # from all of them) and, for an artist of the conditioned runs, their views: it runs
     # again when any of these change, not only when its own artist's do.
@@ -345,7 +358,7 @@ def run_batch(
             evaluation_inputs=inputs_key(everyone, pooled_key if artist in pooled else ""),
             **where_from,
         )
-        enqueue(artist, out_dir, tasks)
+        enqueue(make_spec(artist, out_dir, tasks))
     where = f"Dask scheduler {scheduler}" if scheduler else f"{min(jobs, len(specs) or 1)} job(s)"
     log.info("batch: %d artist(s) to run, profile %s, %s", len(specs), prof.name, where)
     workers = len(specs) if scheduler else min(jobs, len(specs) or 1)

@@ -60,6 +60,7 @@ __all__ = [
     "run_artist_json",
     "run_artist_subprocess",
     "spec_key",
+    "stamped_key",
 ]
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,15 @@ def spec_key(spec: dict[str, Any]) -> str:
     """The key of a spec's last task: it changes whenever any of its tasks' inputs do."""
     tasks = [Task.from_json(t) for t in spec["tasks"]]
     return _task_keys(spec, tasks, _spec_data_hash(spec)[0])[-1] if tasks else ""
+
+
+def stamped_key(spec: dict[str, Any]) -> str:
+    """The key its last task was stamped with when it last ran ("" if never): what the
+    spec's outputs on disk were made from."""
+    if not spec["tasks"]:
+        return ""
+    done = read_stamp(Path(spec["out_dir"]) / STAMP_FILE)["tasks"]
+    return str((done.get(spec["tasks"][-1]["name"]) or {}).get("key", ""))
 
 
 def inputs_key(*parts: Any) -> str:

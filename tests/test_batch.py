@@ -577,12 +577,15 @@ def test_a_conditioned_model_trains_once_for_every_artist_first(tmp_path, notebo
     (data / "carol" / "piece.mid").write_bytes(b"MThd changed")
     some = batch.run_batch(data, artists=["alice"], profile=profile, jobs=1, **kw)
     assert [a.artist for a in some.artists] == ["alice"]
+    # Another artist's data: alice's exploration and trainings stay; her evaluation page
+    # runs again (the composer classifier learns from every artist's music, and the
+    # conditioned run she evaluates learns from carol's).
+    assert some.artists[0].ran == ["03_evaluate"]
     third = batch.run_batch(data, profile=profile, jobs=2, **kw)
     ran = {a.artist: a.ran for a in third.artists}
     assert ran["_conditioned"] == ["02_train_quick-conditioned"] and ran["carol"]
-    # Another artist's data: their explorations and trainings stay; their evaluation pages
-    # run again (the conditioned views they evaluate were retrained, and the composer
-    # classifier learns from every artist's music), dave's too (the classifier).
+    # alice again: the conditioned run is retrained only now (a batch of some artists
+    # leaves it alone); bob and dave for the classifier (dave is not in the pooled run).
     for artist in ("alice", "bob", "dave"):
         assert ran[artist] == ["03_evaluate"], (artist, ran[artist])
     # Nothing changed: nothing runs.
