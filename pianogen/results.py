@@ -436,13 +436,14 @@ PAPER_VOCAB_FOR_COUNTS = {"lstm": 65, "gru": 225}
 
 def model_table(seq_len: int = 50, artists: int = 5) -> pd.DataFrame:
     """Every preset built at the paper's implied vocabulary size, with its parameter count;
-    a conditioned preset with the vectors of ``artists`` artists (the default book's five)."""
+    a conditioned preset with the vectors of ``artists`` artists (the default book's five;
+    at least two, the fewest a conditioned model is built for)."""
     from pianogen.models import build_model
 
     rows = []
     for name, config in MODEL_PRESETS.items():
         vocab_size = PAPER_VOCAB_FOR_COUNTS[config.cell]
-        n_artists = max(1, int(artists)) if config.conditioned else 0
+        n_artists = max(2, int(artists)) if config.conditioned else 0  # at least two
         model = build_model(config, vocab_size=vocab_size, seq_len=seq_len, artists=n_artists)
         trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
         rows.append(

@@ -161,3 +161,5 @@ def test_the_model_table_counts_a_conditioned_presets_artist_vectors():
     assert pooled["parameters"] - own["parameters"] == 5 * 64
     assert pooled["artists"] == 5 and pd.isna(own["artists"])
     assert model_table(artists=3).loc["conditioned-gru", "parameters"] == own["parameters"] + 192
+    # A book of one artist trains no conditioned model; the table shows the smallest one.
+    assert model_table(artists=1).loc["conditioned-gru", "artists"] == 2
