@@ -425,8 +425,11 @@ def test_batch_runs_skips_forces_and_isolates_failures(tmp_path, notebooks):
     assert executions(runs, "start").count(("bad", "02")) == 2
 
 
+# A terminal's foreground job: Ctrl-C raises KeyboardInterrupt. (Started from a background
+# job of a non-interactive shell, SIGINT arrives ignored, and an ignored SIGINT is inherited.)
 BATCH_SCRIPT = """
-import json, sys
+import json, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from pathlib import Path
 from pianogen import batch
 from pianogen.config import GenerateConfig, TrainConfig
