@@ -27,7 +27,6 @@ run it; the results chapter shows it when it is there.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +35,7 @@ from pianogen.config import PAPER_RESULTS, RunConfig
 from pianogen.data import list_artists
 from pianogen.io import atomic_write_json, read_json_or_none
 from pianogen.presets import PLATEAU, PlateauStudy
-from pianogen.runs import PLATEAU_DIR, run_folders
+from pianogen.runs import PLATEAU_DIR, history_frame, run_folders
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -108,11 +107,6 @@ def train_plateau(
     return folders
 
 
-def _history(folder: Path) -> list[dict[str, float]]:
-    with (folder / "history.csv").open(newline="") as f:
-        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
-
-
 def _study_runs(runs_root: Path) -> list[tuple[str, str, str, Path, RunConfig]]:
     """The finished runs under ``runs_root/_plateau`` trained to a plateau."""
     found = []
@@ -132,10 +126,10 @@ def plateau_table(runs_root: Path) -> pd.DataFrame:
     rows = []
     for artist, _, split, folder, config in _study_runs(runs_root):
         metrics = read_json_or_none(folder / "metrics.json") or {}
-        history = _history(folder)
-        if not history:
+        history = pd.read_csv(folder / "history.csv")
+        if history.empty:
             continue
-        last = history[-1]
+        last = history.iloc[-1]
         paper = PAPER_RESULTS[config.model.cell]
         baselines = metrics.get("baselines") or {}
         held_out = metrics.get("validation_baselines") or {}
@@ -152,7 +146,7 @@ def plateau_table(runs_root: Path) -> pd.DataFrame:
                 "held-out accuracy": last["val_accuracy"],
                 "held-out loss": last["val_loss"],
                 "3-gram held-out accuracy": (held_out.get("ngram") or {}).get("accuracy"),
-                "best held-out accuracy": max(r["val_accuracy"] for r in history),
+                "best held-out accuracy": history["val_accuracy"].max(),
                 "test accuracy": (metrics.get("model") or {}).get("accuracy"),
                 "3-gram test accuracy": (baselines.get("ngram") or {}).get("accuracy"),
                 "paper accuracy": paper["accuracy"],
@@ -166,25 +160,23 @@ def plateau_table(runs_root: Path) -> pd.DataFrame:
 
 def plateau_curves(runs_root: Path) -> pd.DataFrame:
     """Every study run's epochs in long form: artist, preset, split, epoch, ``measured on``
-    (``training`` or ``held-out``), accuracy and loss."""
+    (``training`` or ``held-out``), accuracy and loss (from :func:`pianogen.runs.history_frame`)."""
     import pandas as pd
 
-    rows: list[dict[str, Any]] = []
+    columns = ["artist", "preset", "split", "epoch", "measured on", "accuracy", "loss"]
+    frames = []
     for artist, _, split, folder, config in _study_runs(runs_root):
-        for r in _history(folder):
-            for on, prefix in (("training", ""), ("held-out", "val_")):
-                rows.append(
-                    {
-                        "artist": artist,
-                        "preset": config.model.name,
-                        "split": split,
-                        "epoch": int(r["epoch"]),
-                        "measured on": on,
-                        "accuracy": r[f"{prefix}accuracy"],
-                        "loss": r[f"{prefix}loss"],
-                    }
-                )
-    return pd.DataFrame(rows)
+        long = history_frame(folder)
+        long = long[long["metric"].isin(["accuracy", "loss"])]
+        wide = long.pivot_table(index=["epoch", "split"], columns="metric", values="value")
+        wide = wide.reset_index().rename(columns={"split": "measured on"})
+        wide["measured on"] = wide["measured on"].map(
+            {"train": "training", "validation": "held-out"}
+        )
+        frames.append(wide.assign(artist=artist, preset=config.model.name, split=split))
+    return (
+        pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+    )
 
 
 def _pct(x: float) -> str:
