@@ -14,12 +14,14 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger(__name__)
 __all__ = [
     "INLINE_BACKEND",
     "LOGS_DIR",
     "declared_parameters",
     "error_line",
     "execute_notebook",
+    "kernel_did_not_start",
     "machine_info",
 ]
 
@@ -31,6 +33,14 @@ def _format_escape(path: str) -> str:
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 LOGS_DIR = "_logs"  # beside executed notebooks: one log file per notebook, what it printed
+# Seconds a kernel may take to answer its first request. papermill's 60 s was too short on a
+# loaded 2-core machine: CI saw "Kernel didn't respond in 60 seconds" while another artist's
+# kernel was importing TensorFlow beside it.
+KERNEL_START_TIMEOUT = 300
+# A kernel that does not start (no cell has run) is started once more before the notebook
+# counts as failed: a start-up hiccup is not the notebook's error.
+KERNEL_START_TRIES = 2
+_KERNEL_START_ERRORS = ("Kernel didn't respond", "Kernel died before replying")
 
 
 def _kernel_manager_logging_to(handle: Any) -> type:
@@ -44,6 +54,11 @@ def _kernel_manager_logging_to(handle: Any) -> type:
             await super()._async_launch_kernel(kernel_cmd, **kw)
 
     return LoggedKernelManager
+
+
+def kernel_did_not_start(exc: BaseException) -> bool:
+    """Whether papermill failed because the kernel never started (not because of a cell)."""
+    return type(exc) is RuntimeError and str(exc).startswith(_KERNEL_START_ERRORS)
 
 
 def declared_parameters(notebook: Path) -> set[str]:
@@ -87,22 +102,31 @@ def execute_notebook(
             handle = stack.enter_context(Path(log_path).open("w", encoding="utf-8"))
             logged = {"stdout_file": handle, "stderr_file": handle}
             logged["kernel_manager_class"] = _kernel_manager_logging_to(handle)
-        try:
-            papermill.execute_notebook(
-                _format_escape(str(notebook)),
-                _format_escape(str(partial)),
-                parameters=parameters,
-                kernel_name="python3",
-                progress_bar=False,
-                log_output=False,
-                resources={"metadata": {"path": str(cwd or output.parent)}},
-                **logged,
-            )
-        except BaseException as exc:
-            exc.partial = partial  # type: ignore[attr-defined]
-            if logged:  # the failing cell's traceback, after what the notebook printed
-                logged["stderr_file"].write(f"\n{type(exc).__name__}: {exc}\n")
-            raise
+        for attempt in range(1, KERNEL_START_TRIES + 1):
+            try:
+                papermill.execute_notebook(
+                    _format_escape(str(notebook)),
+                    _format_escape(str(partial)),
+                    parameters=parameters,
+                    kernel_name="python3",
+                    progress_bar=False,
+                    log_output=False,
+                    start_timeout=KERNEL_START_TIMEOUT,
+                    resources={"metadata": {"path": str(cwd or output.parent)}},
+                    **logged,
+                )
+                break
+            except BaseException as exc:
+                if kernel_did_not_start(exc) and attempt < KERNEL_START_TRIES:
+                    note = f"{exc}: starting the kernel again (try {attempt + 1})"
+                    log.warning("%s: %s", Path(notebook).name, note)
+                    if logged:
+                        logged["stderr_file"].write(f"\n{note}\n")
+                    continue
+                exc.partial = partial  # type: ignore[attr-defined]
+                if logged:  # the failing cell's traceback, after what the notebook printed
+                    logged["stderr_file"].write(f"\n{type(exc).__name__}: {exc}\n")
+                raise
     partial.replace(output)
     return output
 

@@ -255,6 +255,23 @@ def test_plan_tasks_names_outputs_and_declared_parameters(tmp_path):
     assert [c.run_name for c in runs] == ["quick-gru-seed1"] * 2 + ["quick-gru-seed2"] * 2
     assert replicated[-1].parameters["presets"] == tasks[5].parameters["presets"]
     assert len(batch.plan_tasks("chopin", seeded, declared=declared, **kwargs)) == len(tasks)
+    # a seeded conditioned preset: its replicates train for all artists at once, after the
+    # seed-0 runs; the evaluation pages name (and so wait for) the seed-0 run only
+    pooled = seeded.replace(seeded=("quick-conditioned",), conditioned=("quick-conditioned",))
+    conditioned = batch.plan_conditioned(
+        ["bach", "chopin"], pooled, declared=declared, **{**kwargs, "out_dir": tmp_path / "c"}
+    )
+    assert [t.name for t in conditioned] == [
+        "02_train_quick-conditioned",
+        "02_train_quick-conditioned-seed1",
+        "02_train_quick-conditioned-seed2",
+    ]
+    runs = [RunConfig.from_dict(t.parameters["run_config"]) for t in conditioned]
+    assert [(c.train.seed, c.split.seed, c.artists) for c in runs] == [
+        (s, 0, ("bach", "chopin")) for s in (0, 1, 2)
+    ]
+    assert "quick-conditioned-seed1" not in pooled.evaluated_runs
+    assert batch.plan_conditioned(["bach"], pooled, declared=declared, **kwargs) == []
     # a training notebook that cannot receive a run configuration is refused up front
     declared["02_train"].discard("run_config")
     with pytest.raises(batch.BatchError, match="run_config"):
@@ -348,6 +365,42 @@ def test_run_batch_user_errors(tmp_path, notebooks):
     with pytest.raises(batch.BatchError, match=r"01_explore\.ipynb.*not found"):
         batch.run_batch(data, profile=PROFILE, **kw)
     assert not (tmp_path / "book").exists()
+
+
+def test_a_kernel_that_did_not_start_is_started_again_once(tmp_path, monkeypatch):
+    """CI saw "Kernel didn't respond in 60 seconds" on a loaded machine: a start-up failure
+    (no cell ran) is retried once; a second one, or any cell's error, fails the notebook."""
+    import papermill
+
+    calls, outcomes = [], []
+
+    def fake(notebook, output, **kw):
+        calls.append(kw["start_timeout"])
+        outcome = outcomes.pop(0)
+        if outcome is not None:
+            raise outcome
+        Path(output).write_text("{}")
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake)
+    out, log = tmp_path / "nb.ipynb", tmp_path / "_logs" / "nb.log"
+    outcomes[:] = [RuntimeError("Kernel didn't respond in 300 seconds"), None]
+    execution.execute_notebook(tmp_path / "in.ipynb", out, {}, log_path=log)
+    assert out.is_file() and calls == [execution.KERNEL_START_TIMEOUT] * 2
+    assert "starting the kernel again (try 2)" in log.read_text()
+
+    calls.clear()
+    outcomes[:] = [RuntimeError("Kernel died before replying to kernel_info")] * 2
+    with pytest.raises(RuntimeError, match="Kernel died"):
+        execution.execute_notebook(tmp_path / "in.ipynb", tmp_path / "two.ipynb", {})
+    assert len(calls) == 2 and not (tmp_path / "two.ipynb").exists()
+
+    calls.clear()
+    cell_error = papermill.PapermillExecutionError(0, 1, "", "RuntimeError", "boom", [])
+    outcomes[:] = [cell_error]
+    with pytest.raises(papermill.PapermillExecutionError):
+        execution.execute_notebook(tmp_path / "in.ipynb", tmp_path / "three.ipynb", {})
+    assert len(calls) == 1  # a cell's error is the notebook's: not run again
+    assert not execution.kernel_did_not_start(RuntimeError("boom while training"))
 
 
 # --------------------------------------------------------------------------- notebooks run
