@@ -58,7 +58,7 @@ def main() -> int:
     if not args.quick:
         configs += [
             make_run_config(POOLED, p, vocabulary=v, profile=prof, artists=artists)
-            for p, v in prof.conditioned_runs()
+            for p, v, _ in prof.conditioned_runs()
             if v == prof.vocabulary
         ]
     else:

@@ -224,17 +224,19 @@ def plan_conditioned(
     declared: dict[str, set[str]],
 ) -> list[Task]:
     """The training pages of the profile's conditioned presets: one run each on every
-    artist of ``artists`` at once (:mod:`pianogen.conditioned`); none for fewer than 2."""
+    artist of ``artists`` at once (:mod:`pianogen.conditioned`), their seed replicates last
+    (:meth:`Profile.conditioned_runs`); none for fewer than 2 artists."""
     if len(artists) < 2:
         return []
     values = _paths(data_dir, runs_root, cache_dir)
     tasks = []
-    for preset, vocabulary in profile.conditioned_runs():
+    for preset, vocabulary, seed in profile.conditioned_runs(replicates=True):
         config = make_run_config(
             POOLED, preset, vocabulary=vocabulary, profile=profile, artists=artists
         )
+        config = config.replace(train=config.train.replace(seed=seed))
         extra = {**values, "run_config": config.to_dict()}
-        name = train_page_name(preset, vocabulary)
+        name = train_page_name(preset, vocabulary, seed=seed)
         tasks.append(_task(notebooks_dir, out_dir, declared, TRAIN, name, extra))
     return tasks
 

@@ -83,11 +83,12 @@ def executed_artists(book_dir: Path) -> list[str]:
 
 def conditioned_pages(book_dir: Path) -> list[Path]:
     """The executed training pages of the conditioned runs (one model for every artist,
-    ``book/artists/_conditioned/``): the profile's vocabulary before the others."""
+    ``book/artists/_conditioned/``): the profile's vocabulary before the others, seed
+    replicates after the runs they repeat."""
 
-    def key(path: Path) -> tuple[bool, str]:
+    def key(path: Path) -> tuple[bool, bool, str]:
         run = parse_train_page_name(path.stem)
-        return (bool(run and get_vocabulary(run[1]).run_suffix), path.stem)
+        return (bool(run and get_vocabulary(run[1]).run_suffix), bool(run and run[3]), path.stem)
 
     pages = (Path(book_dir) / "artists" / CONDITIONED_DIR).glob(f"{NOTEBOOK_ORDER[1]}_*.ipynb")
     return sorted(pages, key=key)

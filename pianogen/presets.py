@@ -148,7 +148,8 @@ class Profile(_JsonConfig):
     # ``seeded`` presets on ``vocabulary`` (piece split, and window split where the preset
     # is in ``window_split``) trained again once per seed in ``seeds`` — only the training
     # seed changes (initial weights, dropout, window order), never the split — for the
-    # ``seed_artists`` artists with the least data (0: every artist).
+    # ``seed_artists`` artists with the least data (0: every artist). A seeded conditioned
+    # preset is trained again once per seed for all artists at once (conditioned_runs).
     seeds: tuple[int, ...] = ()
     seeded: tuple[str, ...] = ()
     seed_artists: int = 1
@@ -175,11 +176,20 @@ class Profile(_JsonConfig):
             runs += [(p, split, v, s) for s in self.seeds for p, split, v, _ in main]
         return runs
 
-    def conditioned_runs(self) -> list[tuple[str, Vocabulary]]:
-        """``(preset, vocabulary)`` of every run trained once for all artists: the
-        conditioned presets on ``vocabulary``, and those of them in ``timed`` on "timed"."""
-        runs = [(p, self.vocabulary) for p in self.conditioned]
-        return runs + [(p, "timed") for p in self.timed if p in self.conditioned]
+    def conditioned_runs(self, replicates: bool = False) -> list[tuple[str, Vocabulary, int]]:
+        """``(preset, vocabulary, training seed)`` of every run trained once for all
+        artists: the conditioned presets on ``vocabulary``, and those of them in ``timed``
+        on "timed"; with ``replicates``, the seeded ones on ``vocabulary`` once per seed of
+        :attr:`seeds`, last."""
+        main: list[tuple[str, Vocabulary]] = [
+            *((p, self.vocabulary) for p in self.conditioned),
+            *((p, "timed") for p in self.timed if p in self.conditioned),
+        ]
+        runs = [(p, v, self.train_for(v, p).seed) for p, v in main]
+        if replicates:
+            seeded = [p for p in self.conditioned if p in self.seeded]
+            runs += [(p, self.vocabulary, s) for s in self.seeds for p in seeded]
+        return runs
 
     def train_for(self, vocabulary: Vocabulary, preset: str | None = None) -> TrainConfig:
         """The training settings of this profile's runs of ``preset`` on ``vocabulary``
@@ -231,7 +241,8 @@ class Profile(_JsonConfig):
         _check(self.vocabulary != "timed", "a profile's timed runs are listed in 'timed'")
         TokenConfig(vocabulary=self.vocabulary, augment_keys=self.augment_keys)  # validates
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
-        stray = [p for p in self.seeded if p not in (*self.presets, *self.window_split)]
+        trained = (*self.presets, *self.window_split, *self.conditioned)
+        stray = [p for p in self.seeded if p not in trained]
         _check(not stray, f"profile {self.name!r}: seeded preset(s) {stray} are not trained")
         _check(
             len(set(self.seeds)) == len(self.seeds) and self.train.seed not in self.seeds,
@@ -276,9 +287,10 @@ PROFILES: dict[str, Profile] = {
         augment_keys=12,
         paper_train=TrainConfig(epochs=4, batch_size=64, patience=2, max_train_windows=1500),
         # Seeds 1 and 2 beside 0 for the book's comparisons (LSTM vs GRU, window vs piece
-        # split) on the artist with the least data.
+        # split, conditioned vs per-artist) on the artist with the least data; the
+        # conditioned GRU's replicates are trained for all artists at once.
         seeds=(1, 2),
-        seeded=("pianogen-lstm", "pianogen-gru", "paper-gru"),
+        seeded=("pianogen-lstm", "pianogen-gru", "paper-gru", "conditioned-gru"),
         seed_artists=1,
         # One GRU for every artist (pianogen-gru with an artist input): one epoch of it
         # covers all five artists, so it sees twice the windows of an artist's own run per

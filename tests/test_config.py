@@ -105,7 +105,17 @@ def test_a_profile_lists_its_runs_and_seed_replicates():
         ("paper-gru", "window", "paper", 0),
     ]
     # the conditioned GRU on both vocabularies: trained once for every artist
-    assert quick.conditioned_runs() == [("conditioned-gru", "paper"), ("conditioned-gru", "timed")]
+    assert quick.conditioned_runs() == [
+        ("conditioned-gru", "paper", 0),
+        ("conditioned-gru", "timed", 0),
+    ]
+    # ... and again for each seed on the profile's vocabulary (the third comparison's seeds)
+    assert quick.conditioned_runs(replicates=True)[2:] == [
+        ("conditioned-gru", "paper", seed) for seed in quick.seeds
+    ]
+    assert quick.replace(seeded=("pianogen-gru",)).conditioned_runs(replicates=True) == (
+        quick.conditioned_runs()
+    )
     assert "conditioned-gru-timed" in quick.evaluated_runs
     replicates = quick.runs(replicates=True)[len(quick.runs()) :]
     assert {seed for *_, seed in replicates} == set(quick.seeds)
@@ -115,6 +125,7 @@ def test_a_profile_lists_its_runs_and_seed_replicates():
         ({"seeds": (1, 1), "seeded": ("pianogen-gru",)}, "differ"),
         ({"seeds": (0,), "seeded": ("pianogen-gru",)}, "differ"),
         ({"seeds": (1,), "seeded": ("quick-gru",)}, "not trained"),
+        ({"seeded": ("conditioned-gru",), "conditioned": (), "timed": ()}, "not trained"),
         ({"seed_artists": -1}, "seed_artists"),
     ):
         with pytest.raises(ValueError, match=match):
