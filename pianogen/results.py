@@ -307,13 +307,15 @@ def convergence_table(runs_root: Path) -> pd.DataFrame:
     before it was recorded) and how many windows those were (a run with a smaller
     ``max_train_windows`` scores a seeded subset). A conditioned run's curve is its pooled
     training's, once, as artist ``"all artists"`` against the baselines on all artists'
-    validation windows (its views' copies of it are left out).
+    validation windows (its views' copies of it are left out). Seed replicates are left out
+    as in every table of one run per preset.
     """
     columns = ["artist", "run", "vocabulary", "epoch", "windows seen", "minutes"]
     columns += ["validation loss", "validation accuracy", "unigram loss", "3-gram accuracy"]
     columns += ["validation windows"]
     frames = []
     pooled = sorted(Path(runs_root).glob(f"{CONDITIONED_DIR}/*/metrics.json"))
+    pooled = [p for p in pooled if not run_seed(p.parent.name)]  # as run_folders: seed 0
     every = [
         *run_folders(runs_root),
         *(("all artists", p.parent.name, "piece", p.parent) for p in pooled),

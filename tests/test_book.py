@@ -341,6 +341,7 @@ def test_convergence_and_time_to_quality_by_hand(tmp_path):
     _curve_run(tmp_path, "haydn", "old-run", [3.0], [0.5], None, levels=False)
     # a conditioned run: its pooled curve once, not the copies in its artists' views
     _curve_run(tmp_path / "_conditioned", "conditioned-gru", ".", [3.8], [0.2], [90])
+    _curve_run(tmp_path / "_conditioned", "conditioned-gru-seed1", ".", [3.7], [0.2], [90])
     _curve_run(tmp_path, "bach", "conditioned-gru", [3.8], [0.2], [90])
     view = json.loads((tmp_path / "bach" / "conditioned-gru" / "metrics.json").read_text())
     view["conditioned"] = {"run": "_conditioned/conditioned-gru"}
