@@ -50,7 +50,7 @@ from pianogen import progress
 from pianogen.config import POOLED, TokenConfig
 from pianogen.data import is_artist_folder, validate_artist_name
 from pianogen.errors import PianogenError
-from pianogen.execution import declared_parameters, error_line
+from pianogen.execution import declared_parameters, error_line, share_cores
 from pianogen.explore import notebook_path
 from pianogen.presets import Profile, make_run_config
 from pianogen.presets import profile as get_profile
@@ -448,12 +448,15 @@ def _execute(
         return False
     ctx = multiprocessing.get_context("spawn")
     events = ctx.Queue()
+    workers = min(jobs, len(specs))
+    # the cores shared between the workers' TensorFlow kernels (execution.share_cores)
     init = (logging.getLogger().getEffectiveLevel(), os.getpid(), events, verbose)
+    init += (share_cores(workers),)
     drain = threading.Thread(target=_drain, args=(events, shown), daemon=True)
     drain.start()
     interrupted = False
     try:
-        with ProcessPoolExecutor(min(jobs, len(specs)), ctx, init_worker, init) as pool:
+        with ProcessPoolExecutor(workers, ctx, init_worker, init) as pool:
             futures = {pool.submit(run_artist_json, s): a for a, s in specs.items()}
             collected = set()
             try:

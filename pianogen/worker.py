@@ -375,11 +375,20 @@ def configure(report: Callable[[Any], None] | None, live: bool = False) -> None:
     _REPORT, _LIVE_KERNELS = report, live
 
 
-def init_worker(level: int, parent_pid: int, events: Any = None, live: bool = False) -> None:
+def init_worker(
+    level: int,
+    parent_pid: int,
+    events: Any = None,
+    live: bool = False,
+    environment: dict[str, str] | None = None,
+) -> None:
     """Pool worker set-up: task events and log records go to the batch through ``events``
-    (a queue), so they reach the user's terminal above the progress bar."""
+    (a queue), so they reach the user's terminal above the progress bar; ``environment``
+    becomes the defaults of the worker's kernels (a variable the user set is kept)."""
     global _PARENT_PID
     _PARENT_PID = parent_pid
+    for name, value in (environment or {}).items():
+        os.environ.setdefault(name, value)
     if events is None:
         configure(None, live)
         logging.basicConfig(level=level, format="%(levelname)s: %(message)s")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -37,7 +38,8 @@ def record(event):
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as handle:
         handle.write(json.dumps({"nb": NB, "artist": artist, "event": event,
-                                 "cwd": os.getcwd(), "pid": os.getpid()}) + "\\n")
+                                 "cwd": os.getcwd(), "pid": os.getpid(),
+                                 "threads": os.environ.get("TF_NUM_INTRAOP_THREADS")}) + "\\n")
 record("start")
 os.write(2, b"oneDNN custom operations are on (noise the batch must keep off the terminal)\\n")
 """
@@ -404,6 +406,25 @@ def test_a_kernel_that_did_not_start_is_started_again(tmp_path, monkeypatch):
     assert not execution.kernel_did_not_start(RuntimeError("boom while training"))
 
 
+def test_workers_share_the_cores_between_their_kernels(monkeypatch):
+    from pianogen import worker
+
+    assert execution.share_cores(3, cores=2) == {
+        "TF_NUM_INTRAOP_THREADS": "1",
+        "TF_NUM_INTEROP_THREADS": "1",
+    }
+    assert execution.share_cores(2, cores=16)["TF_NUM_INTRAOP_THREADS"] == "8"
+    assert execution.share_cores(1, cores=4)["TF_NUM_INTEROP_THREADS"] == "4"
+    # a worker's kernels inherit the shares, unless the user chose their own
+    monkeypatch.delenv("TF_NUM_INTEROP_THREADS", raising=False)
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "6")
+    monkeypatch.setattr(worker, "configure", lambda *a, **k: None)
+    monkeypatch.setattr(worker, "_PARENT_PID", worker._PARENT_PID)  # restored after
+    worker.init_worker(logging.WARNING, os.getpid(), environment=execution.share_cores(3, 2))
+    assert os.environ["TF_NUM_INTRAOP_THREADS"] == "6"
+    assert os.environ["TF_NUM_INTEROP_THREADS"] == "1"
+
+
 # --------------------------------------------------------------------------- notebooks run
 @pytest.mark.slow
 def test_parameters_arrive_as_values(tmp_path):
@@ -449,6 +470,12 @@ def test_batch_runs_skips_forces_and_isolates_failures(tmp_path, notebooks):
     # the kernel ran in the artist's book folder; parameters arrived as values
     rows = [json.loads(line) for line in (runs / "executions.log").read_text().splitlines()]
     assert {r["cwd"] for r in rows if r["artist"] == "alice"} == {str(book / "alice")}
+    # two workers share the cores: their kernels' TensorFlow thread pools say so
+    shared = (
+        os.environ.get("TF_NUM_INTRAOP_THREADS")
+        or execution.share_cores(2)["TF_NUM_INTRAOP_THREADS"]
+    )
+    assert {r["threads"] for r in rows} == {shared}
     prov = json.loads((book / "alice" / "provenance.json").read_text())
     assert prov["profile"] == "test" and prov["midi_files"] == 1 and len(prov["data_hash"]) == 64
     assert prov["parameters"]["02_train_quick-gru"]["run_config"]["model"]["name"] == "quick-gru"
