@@ -35,6 +35,16 @@ def extract_ratios(bench: str, data: dict) -> list[dict]:
     """
     if "skipped" in data:
         return []
+    if bench == "concurrency":
+        return [
+            _ratio(
+                f"train {data['jobs']} at once: shared threads vs TensorFlow's default",
+                data["shared_vs_default"],
+                1.0,
+                note=f"{data['threads_shared']} thread(s) each on {data['cores']} cores; "
+                f"final loss differs by {data['final_loss_difference']:.2g}",
+            )
+        ]
     if bench == "generate":
         rows = [
             _ratio(

@@ -74,9 +74,9 @@ def share_cores(jobs: int, cores: int | None = None) -> dict[str, str]:
 
     By default every TensorFlow process sizes its pools to all cores. Measured on the 2-core
     machine, three quick-profile GRU trainings at once (haydn, 3 epochs of 5,000 windows):
-    33 s an epoch each with one thread, 46 s with TensorFlow's default (a third of the
-    time in the kernel, switching threads), and the same weights and accuracy to the last
-    digit either way."""
+    33 s an epoch each with one thread, 46 s with TensorFlow's default (``top`` showed a
+    third of the CPU time in the system during such a batch), and the same test accuracy to
+    the last digit either way (``benchmarks/bench_concurrency.py`` measures it)."""
     threads = max(1, (cores or available_cores()) // max(1, jobs))
     return dict.fromkeys(THREAD_VARIABLES, str(threads))
 
