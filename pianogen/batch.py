@@ -50,7 +50,7 @@ from pianogen import progress
 from pianogen.config import POOLED, TokenConfig
 from pianogen.data import is_artist_folder, validate_artist_name
 from pianogen.errors import PianogenError
-from pianogen.execution import declared_parameters, error_line, share_cores
+from pianogen.execution import declared_parameters, error_line
 from pianogen.explore import notebook_path
 from pianogen.presets import Profile, make_run_config
 from pianogen.presets import profile as get_profile
@@ -449,9 +449,10 @@ def _execute(
     ctx = multiprocessing.get_context("spawn")
     events = ctx.Queue()
     workers = min(jobs, len(specs))
-    # the cores shared between the workers' TensorFlow kernels (execution.share_cores)
-    init = (logging.getLogger().getEffectiveLevel(), os.getpid(), events, verbose)
-    init += (share_cores(workers),)
+    # Workers with an artist to run, lowered as artists finish: the workers' kernels share
+    # the cores between that many (worker._share_cores_now), the last artist gets them all.
+    busy = ctx.Value("i", workers)
+    init = (logging.getLogger().getEffectiveLevel(), os.getpid(), events, verbose, busy)
     drain = threading.Thread(target=_drain, args=(events, shown), daemon=True)
     drain.start()
     interrupted = False
@@ -462,6 +463,7 @@ def _execute(
             try:
                 for future in as_completed(futures):
                     collected.add(future)
+                    busy.value = max(1, min(workers, len(specs) - len(collected)))
                     collect(futures[future], future.result)
             except KeyboardInterrupt:
                 # The workers got the same Ctrl-C and stop their notebooks; wait for them,
