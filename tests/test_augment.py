@@ -164,7 +164,12 @@ def test_the_batch_hands_each_run_its_augmentation_and_optimizer(tmp_path):
         ["a", "b"], PROFILES["quick"], declared=declared, cache_dir=tmp_path / "c", **paths
     )
     conditioned = {t.name: RunConfig.from_dict(t.parameters["run_config"]) for t in pooled}
-    assert list(conditioned) == ["02_train_conditioned-gru", "02_train_conditioned-gru-timed"]
+    assert list(conditioned) == [
+        "02_train_conditioned-gru",
+        "02_train_conditioned-gru-timed",
+        "02_train_conditioned-gru-seed1",  # the seeds of the conditioned-vs-own comparison
+        "02_train_conditioned-gru-seed2",
+    ]
     for config in conditioned.values():
         assert config.tokens.augment_keys == 12 and config.artists == ("a", "b")
         assert (config.train.optimizer, config.train.max_train_windows) == ("adam", 10_000)
