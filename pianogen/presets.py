@@ -263,7 +263,7 @@ _QUICK_TRAIN = TrainConfig(
 )
 PROFILES: dict[str, Profile] = {
     # Sized for a 2-core CPU (the whole default book in 39.8 min in a fresh clone, install
-    # included, on 2026-12-06, before the conditioned GRU's seeds; 72 min with them on
+    # included, on 2026-12-05, before the conditioned GRU's seeds; 72 min with them on
     # 2026-12-07: see the README). Our presets: every training piece in all 12 keys, up
     # to 12 epochs of 5,000 windows (Adam 0.002, sequence loss; early stopping after 3
     # epochs without improvement), the same for the LSTM and the GRU and on both
