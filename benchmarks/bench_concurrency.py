@@ -33,7 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from pianogen.execution import THREAD_VARIABLES, share_cores  # noqa: E402
+from pianogen.execution import THREAD_VARIABLES, available_cores, share_cores  # noqa: E402
 from pianogen.io import atomic_write_json  # noqa: E402
 
 PRESET = "pianogen-gru"
@@ -105,7 +105,7 @@ def main() -> int:
         "preset": PRESET,
         "batch": BATCH,
         "jobs": args.jobs,
-        "cores": os.cpu_count(),
+        "cores": available_cores(),  # what share_cores divides
         "steps": args.steps,
         "threads_shared": int(shared[THREAD_VARIABLES[0]]),
         "sequences_per_s": rate,

@@ -228,7 +228,7 @@ def _share_cores_now() -> None:
     a batch gets every core; a variable the user set is left alone."""
     if _BUSY is None:
         return
-    for name, value in share_cores(max(1, int(_BUSY.value))).items():
+    for name, value in share_cores(int(_BUSY.value)).items():
         if name not in _USER_THREADS:
             os.environ[name] = value
 
