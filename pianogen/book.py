@@ -232,7 +232,8 @@ def _machine_text(machine: Any) -> str:
     if not isinstance(machine, dict):
         return "not recorded"
     gpus = ", ".join(machine.get("gpus") or []) or "no GPU"
-    return f"{machine.get('processor')} ({machine.get('cores')} cores), {gpus}"
+    vector = f", {machine['vector']}" if machine.get("vector") else ""
+    return f"{machine.get('processor')} ({machine.get('cores')} cores{vector}), {gpus}"
 
 
 def write_execution_page(root: Path, artists: list[str], chapters: dict[str, dict]) -> Path:

@@ -406,6 +406,19 @@ def test_a_kernel_that_did_not_start_is_started_again(tmp_path, monkeypatch):
     assert not execution.kernel_did_not_start(RuntimeError("boom while training"))
 
 
+def test_vector_extensions_name_the_widest():
+    assert execution.vector_extensions(
+        ["fpu", "sse2", "avx", "avx2", "fma", "avx512f", "avx512_bf16"]
+    ) == ("AVX-512 (BF16)")
+    assert execution.vector_extensions(["avx", "avx2", "avx512f"]) == "AVX-512"
+    assert execution.vector_extensions(["fma", "avx", "avx2"]) == "AVX2"
+    assert execution.vector_extensions(["sse4_2", "avx"]) == "AVX"
+    assert execution.vector_extensions(["neon", "asimd"]) == ""
+    info = execution.machine_info()
+    assert info["vector"] in {"AVX-512 (BF16)", "AVX-512", "AVX2", "AVX", ""}
+    assert info["cores"] >= 1 and isinstance(info["gpus"], list)
+
+
 def test_workers_share_the_cores_between_their_kernels(monkeypatch):
     from types import SimpleNamespace
 

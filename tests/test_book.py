@@ -444,6 +444,11 @@ def test_execution_page_by_hand(tmp_path):
     assert "3 notebooks, 2.0 minutes of execution" in text
     assert "Machine: EPYC (2 cores), no GPU." in text
     assert "music21 10.5.1" in text and "tensorflow not installed" in text
+    # the vector extensions, where recorded, beside the cores
+    provenance["machine"] = chapter["machine"] = machine | {"vector": "AVX2"}
+    (folder / "provenance.json").write_text(json.dumps(provenance))
+    text = write_execution_page(tmp_path, ["<b>alice</b>"], {"results": chapter}).read_text()
+    assert "Machine: EPYC (2 cores, AVX2), no GPU." in text
 
 
 def test_benchmark_provenance_says_when_and_which_run():
