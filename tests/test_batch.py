@@ -407,9 +407,8 @@ def test_a_kernel_that_did_not_start_is_started_again(tmp_path, monkeypatch):
 
 
 def test_vector_extensions_name_the_widest():
-    assert execution.vector_extensions(
-        ["fpu", "sse2", "avx", "avx2", "fma", "avx512f", "avx512_bf16"]
-    ) == ("AVX-512 (BF16)")
+    flags = ["fpu", "sse2", "avx", "avx2", "fma", "avx512f", "avx512_bf16"]
+    assert execution.vector_extensions(flags) == "AVX-512 (BF16)"
     assert execution.vector_extensions(["avx", "avx2", "avx512f"]) == "AVX-512"
     assert execution.vector_extensions(["fma", "avx", "avx2"]) == "AVX2"
     assert execution.vector_extensions(["sse4_2", "avx"]) == "AVX"
