@@ -50,7 +50,7 @@ from pianogen import progress
 from pianogen.config import POOLED, TokenConfig
 from pianogen.data import is_artist_folder, validate_artist_name
 from pianogen.errors import PianogenError
-from pianogen.execution import declared_parameters, error_line
+from pianogen.execution import declared_parameters, error_line, share_cores
 from pianogen.explore import notebook_path
 from pianogen.presets import Profile, make_run_config
 from pianogen.presets import profile as get_profile
@@ -449,10 +449,14 @@ def _execute(
     ctx = multiprocessing.get_context("spawn")
     events = ctx.Queue()
     workers = min(jobs, len(specs))
-    # Workers with an artist to run, lowered as artists finish: the workers' kernels share
-    # the cores between that many (worker._share_cores_now), the last artist gets them all.
-    busy = ctx.Value("i", workers)
-    init = (logging.getLogger().getEffectiveLevel(), os.getpid(), events, verbose, busy)
+    # The cores shared between the workers' TensorFlow kernels (execution.share_cores),
+    # the same share for every kernel of the batch: the thread count changes a training's
+    # last digits, so a share that followed the workers still busy (tried on 2026-12-07)
+    # made a run's numbers depend on when it started (in a fresh-clone book two of mozart's
+    # runs, started when two threads were free, differed in loss from the book with one
+    # share; the other 43 runs were identical) and did not shorten the book.
+    init = (logging.getLogger().getEffectiveLevel(), os.getpid(), events, verbose)
+    init += (share_cores(workers),)
     drain = threading.Thread(target=_drain, args=(events, shown), daemon=True)
     drain.start()
     interrupted = False
@@ -463,7 +467,6 @@ def _execute(
             try:
                 for future in as_completed(futures):
                     collected.add(future)
-                    busy.value = max(1, min(workers, len(specs) - len(collected)))
                     collect(futures[future], future.result)
             except KeyboardInterrupt:
                 # The workers got the same Ctrl-C and stop their notebooks; wait for them,

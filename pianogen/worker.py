@@ -41,7 +41,6 @@ from pianogen.execution import (
     error_line,
     execute_notebook,
     machine_info,
-    share_cores,
 )
 from pianogen.io import atomic_write_json, file_lock, read_json, sha256_file
 from pianogen.progress import ArtistResult
@@ -90,10 +89,6 @@ RESULT_MARKER = "pianogen-batch-result: "  # how the artist subprocess returns i
 _PARENT_PID: int | None = None  # set in pool workers: stop starting tasks once it is gone
 _REPORT: Callable[[Any], None] | None = None  # where task events go (a queue in pool workers)
 _LIVE_KERNELS = False  # --verbose: kernels print on our terminal instead of to log files
-# In pool workers: how many workers have an artist to run now (a shared value the batch
-# lowers as artists finish), to share the cores between the kernels (_share_cores_now).
-_BUSY: Any = None
-_USER_THREADS: frozenset[str] = frozenset()  # thread variables the user set: kept
 
 
 def artist_files(data_dir: Path, artist: str) -> list[Path]:
@@ -222,17 +217,6 @@ def _check_parent() -> None:
         os._exit(1)
 
 
-def _share_cores_now() -> None:
-    """Before a kernel starts: TensorFlow's thread pools sized to the cores divided between
-    the workers that have an artist to run now (:func:`share_cores`), so the last artist of
-    a batch gets every core; a variable the user set is left alone."""
-    if _BUSY is None:
-        return
-    for name, value in share_cores(int(_BUSY.value)).items():
-        if name not in _USER_THREADS:
-            os.environ[name] = value
-
-
 def _report(artist: str, task: str, event: str, **more: Any) -> None:
     """Tell the batch's progress display about a task (see :mod:`pianogen.progress`)."""
     if _REPORT is not None:
@@ -293,7 +277,6 @@ def _run_locked(spec: dict[str, Any], out_dir: Path, result: ArtistResult) -> No
             _report(artist, task.name, progress.BLOCKED)
             continue
         _check_parent()
-        _share_cores_now()
         log.debug("batch: %s: %s started", artist, task.name)
         _report(artist, task.name, progress.STARTED)
         log_path = None if _LIVE_KERNELS else out_dir / LOGS_DIR / f"{task.name}.log"
@@ -362,6 +345,9 @@ def _write_provenance(
         "versions": package_versions(),
         "python": platform.python_version(),
         "machine": machine_info(),
+        # TensorFlow's thread pools in the kernels (unset: every core): they change the
+        # trainings' last digits.
+        "threads": {name: os.environ.get(name) for name in THREAD_VARIABLES},
     }
     atomic_write_json(Path(spec["out_dir"]) / PROVENANCE_FILE, provenance)
 
@@ -403,16 +389,15 @@ def init_worker(
     parent_pid: int,
     events: Any = None,
     live: bool = False,
-    busy: Any = None,
+    environment: dict[str, str] | None = None,
 ) -> None:
     """Pool worker set-up: task events and log records go to the batch through ``events``
-    (a queue), so they reach the user's terminal above the progress bar; ``busy`` (a shared
-    integer ``.value``) is how many workers have an artist to run, the cores' divisor for
-    the kernels' thread pools (:func:`_share_cores_now`)."""
-    global _PARENT_PID, _BUSY, _USER_THREADS
+    (a queue), so they reach the user's terminal above the progress bar; ``environment``
+    becomes the defaults of the worker's kernels (a variable the user set is kept)."""
+    global _PARENT_PID
     _PARENT_PID = parent_pid
-    _BUSY = busy
-    _USER_THREADS = frozenset(name for name in THREAD_VARIABLES if name in os.environ)
+    for name, value in (environment or {}).items():
+        os.environ.setdefault(name, value)
     if events is None:
         configure(None, live)
         logging.basicConfig(level=level, format="%(levelname)s: %(message)s")

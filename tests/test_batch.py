@@ -419,8 +419,6 @@ def test_vector_extensions_name_the_widest():
 
 
 def test_workers_share_the_cores_between_their_kernels(monkeypatch):
-    from types import SimpleNamespace
-
     from pianogen import worker
 
     assert execution.share_cores(3, cores=2) == {
@@ -429,22 +427,14 @@ def test_workers_share_the_cores_between_their_kernels(monkeypatch):
     }
     assert execution.share_cores(2, cores=16)["TF_NUM_INTRAOP_THREADS"] == "8"
     assert execution.share_cores(1, cores=4)["TF_NUM_INTEROP_THREADS"] == "4"
-    # Before each notebook a worker sizes its kernel's pools to the workers busy now, and
-    # leaves a variable the user set alone.
+    # a worker's kernels inherit the shares, unless the user chose their own
     monkeypatch.delenv("TF_NUM_INTEROP_THREADS", raising=False)
     monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "6")
     monkeypatch.setattr(worker, "configure", lambda *a, **k: None)
-    monkeypatch.setattr(execution, "available_cores", lambda: 4)
-    for name in ("_PARENT_PID", "_BUSY", "_USER_THREADS"):  # restored after the test
-        monkeypatch.setattr(worker, name, getattr(worker, name))
-    busy = SimpleNamespace(value=4)
-    worker.init_worker(logging.WARNING, os.getpid(), busy=busy)
-    worker._share_cores_now()
+    monkeypatch.setattr(worker, "_PARENT_PID", worker._PARENT_PID)  # restored after
+    worker.init_worker(logging.WARNING, os.getpid(), environment=execution.share_cores(3, 2))
     assert os.environ["TF_NUM_INTRAOP_THREADS"] == "6"
     assert os.environ["TF_NUM_INTEROP_THREADS"] == "1"
-    busy.value = 1  # the last artist: every core
-    worker._share_cores_now()
-    assert os.environ["TF_NUM_INTEROP_THREADS"] == "4"
 
 
 # --------------------------------------------------------------------------- notebooks run
@@ -492,15 +482,15 @@ def test_batch_runs_skips_forces_and_isolates_failures(tmp_path, notebooks):
     # the kernel ran in the artist's book folder; parameters arrived as values
     rows = [json.loads(line) for line in (runs / "executions.log").read_text().splitlines()]
     assert {r["cwd"] for r in rows if r["artist"] == "alice"} == {str(book / "alice")}
-    # Two workers share the cores: their kernels' TensorFlow thread pools say so; the last
-    # artist's later notebooks may have every core.
-    user = os.environ.get("TF_NUM_INTRAOP_THREADS")
-    two, one = (user or execution.share_cores(n)["TF_NUM_INTRAOP_THREADS"] for n in (2, 1))
-    starts = [r for r in rows if r["event"] == "start"]
-    assert [r["threads"] for r in starts[:2]] == [two, two]
-    assert {r["threads"] for r in rows} <= {two, one}
+    # two workers share the cores: their kernels' TensorFlow thread pools say so
+    shared = (
+        os.environ.get("TF_NUM_INTRAOP_THREADS")
+        or execution.share_cores(2)["TF_NUM_INTRAOP_THREADS"]
+    )
+    assert {r["threads"] for r in rows} == {shared}
     prov = json.loads((book / "alice" / "provenance.json").read_text())
     assert prov["profile"] == "test" and prov["midi_files"] == 1 and len(prov["data_hash"]) == 64
+    assert prov["threads"]["TF_NUM_INTRAOP_THREADS"] == shared
     assert prov["parameters"]["02_train_quick-gru"]["run_config"]["model"]["name"] == "quick-gru"
     assert prov["parameters"]["01_explore"]["data_dir"] == str(data.resolve())
     assert set(prov["versions"]) >= {"pianogen", "tensorflow", "keras", "music21", "numpy"}
