@@ -274,7 +274,9 @@ def load_run(run_dir: Path) -> Run:
         vocab = Vocab.load(run_dir / "vocab.json")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise RunError(f"{run_dir}: config.json or vocab.json is unreadable ({exc})") from None
-    model = load_keras_model(run_dir / "model.keras")
+    # Not compiled: generation needs the weights only, and the best model's optimizer was
+    # never stepped (Keras warned "Skipping variable loading for optimizer" on every page).
+    model = load_keras_model(run_dir / "model.keras", compile=False)
     outputs = int(model.output_shape[-1])
     if outputs != len(vocab):
         raise RunError(

@@ -463,8 +463,8 @@ def _finish(
     ``model`` is the in-memory model when its weights are the best ones (saves a reload).
     """
     tc = run_config.train
-    if model is None:
-        model = load_keras_model(run_dir / "model.keras")
+    if model is None:  # compiled afresh: its saved optimizer was never stepped (load_run)
+        model = compile_model(load_keras_model(run_dir / "model.keras", compile=False), run_config)
     train_w, test_w = prepared.windows("train"), prepared.windows("test")
     val_used = prepared.validation_windows(tc)
     vocab_size = len(prepared.vocab)
@@ -528,8 +528,8 @@ def _write_views(
 ) -> None:
     """Every artist's view of a conditioned run (:func:`pianogen.conditioned.write_views`),
     scored like any run."""
-    if model is None:
-        model = load_keras_model(run_dir / "model.keras")
+    if model is None:  # the views are compiled by compile_for
+        model = load_keras_model(run_dir / "model.keras", compile=False)
     batch = run_config.train.batch_size
     views = conditioned.write_views(
         run_dir,
