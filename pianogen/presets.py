@@ -263,10 +263,10 @@ _QUICK_TRAIN = TrainConfig(
 )
 PROFILES: dict[str, Profile] = {
     # Sized for a 2-core CPU (the whole default book in 39.8 min in a fresh clone, install
-    # included, on 2026-12-05, before the conditioned GRU's seeds; 72 min with them on
-    # 2026-12-07: see the README). Our presets: every training piece in all 12 keys, up
-    # to 12 epochs of 5,000 windows (Adam 0.002, sequence loss; early stopping after 3
-    # epochs without improvement), the same for the LSTM and the GRU and on both
+    # included, on 2026-12-05, before the conditioned GRU's seeds; 64-72 min with them on
+    # 2026-12-07's slower AVX2 host: see the README). Our presets: every training piece
+    # in all 12 keys, up to 12 epochs of 5,000 windows (Adam 0.002, sequence loss; early
+    # stopping after 3 epochs without improvement), the same for the LSTM and the GRU and on both
     # vocabularies. With 8 epochs the best epoch was the last in 10 of 15 runs. Before
     # (last-token loss, 6 x 10,000 windows) the GRU beat the 3-gram on 1 of 5 artists.
     # The paper's GRU keeps a small budget (4 x 1,500 windows, its Adamax 0.001): it is
