@@ -171,7 +171,7 @@ def vector_extensions(flags: set[str] | list[str]) -> str:
 
     They set TensorFlow's CPU speed more than the processor's name does: on the 2-core
     machine an AVX-512 host multiplied float32 matrices at 293-383 GFLOP/s, an AVX2 host of
-    the same name at 132-141 (the README's table of book times).
+    the same name at 132-161 (the README's table of book times).
     """
     flags = set(flags)
     if "avx512f" in flags:
