@@ -455,8 +455,8 @@ def _execute(
     # made a run's numbers depend on when it started (in a fresh-clone book two of mozart's
     # runs, started when two threads were free, differed in loss from the book with one
     # share; the other 43 runs were identical) and did not shorten the book.
-    init = (logging.getLogger().getEffectiveLevel(), os.getpid(), events, verbose)
-    init += (share_cores(workers),)
+    level = logging.getLogger().getEffectiveLevel()
+    init = (level, os.getpid(), events, verbose, share_cores(workers))
     drain = threading.Thread(target=_drain, args=(events, shown), daemon=True)
     drain.start()
     interrupted = False
